@@ -1,0 +1,57 @@
+/** Opens the knowledge database named by KNOWLEDGE_URL (sqlite:PATH or postgres://...) and migrates it. */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { ConfigError } from '../errors.ts';
+import { migrate } from './migrations.ts';
+import type { Database } from './schema.ts';
+
+/** An open knowledge database and what it is, for logs and benchmarks. */
+export interface KnowledgeDb {
+  db: Kysely<Database>;
+  kind: 'sqlite' | 'postgres';
+  /** The durability settings in force, printed by benchmarks and `mapek start`. */
+  durability: string;
+  close(): Promise<void>;
+}
+
+/** Opens (creating and migrating when empty) the database at `url`. */
+export async function openKnowledge(url: string): Promise<KnowledgeDb> {
+  let handle: KnowledgeDb;
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!path) throw new ConfigError(`KNOWLEDGE_URL: no file in "${url}" (expected sqlite:PATH)`);
+    const file = path === ':memory:' ? path : resolve(path);
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    const sqlite = new Sqlite(file, { timeout: 5000 });
+    sqlite.pragma('journal_mode = WAL');
+    // FULL: a commit is on disk before the webhook answers 202 (principle 2).
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('busy_timeout = 5000');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    handle = { db, kind: 'sqlite', durability: `sqlite WAL, synchronous=FULL (${file})`, close: () => db.destroy() };
+  } else if (/^postgres(ql)?:\/\//.test(url)) {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 10,
+      connectionTimeoutMillis: 4000,
+      statement_timeout: 4000,
+      query_timeout: 4500,
+    });
+    // An idle client losing its connection must not crash the process.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    handle = { db, kind: 'postgres', durability: 'postgresql, synchronous_commit as configured on the server', close: () => db.destroy() };
+  } else {
+    throw new ConfigError(`KNOWLEDGE_URL: unsupported "${url}" (expected sqlite:PATH or postgres://...)`);
+  }
+  try {
+    await migrate(handle.db);
+  } catch (err) {
+    await handle.close().catch(() => {});
+    throw err;
+  }
+  return handle;
+}

@@ -1,0 +1,111 @@
+/** Table shapes of the knowledge store: one schema for SQLite and PostgreSQL (times are ISO text, JSON is text). */
+
+export interface ObservationTable {
+  id: string;
+  source: string;
+  dedup_key: string;
+  received_at: string;
+  name: string;
+  status: string;
+  labels: string;
+  payload: string;
+  processed_at: string | null;
+  outcome: string | null;
+}
+
+export interface FindingTable {
+  id: string;
+  observation_id: string;
+  incident_id: string | null;
+  fingerprint: string;
+  name: string;
+  kind: string;
+  severity: string;
+  labels: string;
+  evidence: string;
+  created_at: string;
+}
+
+export interface IncidentTable {
+  id: string;
+  playbook: string;
+  subject_key: string;
+  labels: string;
+  state: string;
+  /** 1 while the incident is active: a unique index on (playbook, subject_key, active_slot) keeps one active incident per key. */
+  active_slot: number | null;
+  created_at: string;
+  updated_at: string;
+  closed_at: string | null;
+}
+
+export interface PlanTable {
+  incident_id: string;
+  machine: string;
+  state: string;
+  snapshot: string;
+  version: number;
+  policy: string;
+  updated_at: string;
+}
+
+export interface PlanEventTable {
+  id: string;
+  incident_id: string;
+  type: string;
+  payload: string;
+  created_at: string;
+  applied_at: string | null;
+}
+
+export interface DecisionTable {
+  id: string;
+  incident_id: string;
+  at: string;
+  machine: string;
+  from_state: string;
+  to_state: string;
+  event: string;
+  guards: string;
+  evidence: string;
+  policy: string;
+  actions: string;
+  labels: string;
+}
+
+export interface ActionTable {
+  id: string;
+  incident_id: string;
+  step: string;
+  iteration: number;
+  type: string;
+  params: string;
+  status: string;
+  attempts: number;
+  idempotency_key: string;
+  outcome: string | null;
+  approvals: string;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TimerTable {
+  id: string;
+  incident_id: string;
+  name: string;
+  due_at: string;
+  fired_at: string | null;
+}
+
+/** The whole database, as Kysely sees it. */
+export interface Database {
+  observations: ObservationTable;
+  findings: FindingTable;
+  incidents: IncidentTable;
+  plans: PlanTable;
+  plan_events: PlanEventTable;
+  decisions: DecisionTable;
+  actions: ActionTable;
+  timers: TimerTable;
+}
