@@ -1,11 +1,117 @@
 /** The `mapek` command: one entry point for the controller, its workers, inspection and the simulator. */
 import { Command, Option } from 'commander';
+import { ConfigError } from '../errors.ts';
 
 const program = new Command();
 program
   .name('mapek')
   .description('An autonomic controller: a MAPE-K loop for systems watched by Prometheus (ships the Westworld Charter pack).')
-  .version('0.1.0');
+  .version('0.1.0')
+  .showHelpAfterError();
+
+function fail(err: unknown): never {
+  const e = err as Error;
+  console.error(`mapek: ${e instanceof ConfigError ? 'configuration error: ' : ''}${e.message ?? String(e)}`);
+  process.exit(e instanceof ConfigError ? 2 : 1);
+}
+
+async function runUntilSignal(close: () => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await close();
+  process.exit(0);
+}
+
+program
+  .command('start')
+  .description('Run mapek: webhook intake and API, the loop (analyze, plan, timers) and execute workers')
+  .option('--config <file>', 'policy config (YAML) merged over the shipped Charter pack')
+  .option('--roles <roles>', 'comma-separated roles: api,loop,worker', 'api,loop,worker')
+  .option('--port <n>', 'HTTP port (default 8080, or PORT)')
+  .action(async (opts: { config?: string; roles: string; port?: string }) => {
+    try {
+      const { loadConfig } = await import('../config.ts');
+      const { startMapek } = await import('../main.ts');
+      const roles = opts.roles.split(',').map((r) => r.trim()).filter(Boolean);
+      const bad = roles.filter((r) => !['api', 'loop', 'worker'].includes(r));
+      if (bad.length) throw new ConfigError(`--roles: unknown role(s) ${bad.join(', ')} (expected api, loop, worker)`);
+      const config = loadConfig({ configFile: opts.config, port: opts.port === undefined ? undefined : Number(opts.port) });
+      const running = await startMapek(config, { roles: roles as Array<'api' | 'loop' | 'worker'> });
+      await runUntilSignal(() => running.close());
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('worker')
+  .description('Run execute workers only (scale out by adding processes against one Redis)')
+  .option('--config <file>', 'policy config (YAML) merged over the shipped Charter pack')
+  .action(async (opts: { config?: string }) => {
+    try {
+      const { loadConfig } = await import('../config.ts');
+      const { startMapek } = await import('../main.ts');
+      const running = await startMapek(loadConfig({ configFile: opts.config }), { roles: ['worker'] });
+      await runUntilSignal(() => running.close());
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+const decisions = program.command('decisions').description('Inspect the decisions plans took, with why');
+decisions
+  .command('list')
+  .description('List decisions, newest first')
+  .option('--since <iso>', 'only decisions at or after this time')
+  .option('--incident <id>', 'only decisions of this incident')
+  .addOption(new Option('--json', 'print JSON').conflicts('jsonl'))
+  .option('--jsonl', 'print one JSON object per line')
+  .action(async (opts: { since?: string; incident?: string; json?: boolean; jsonl?: boolean }) => {
+    try {
+      const { withStore } = await import('./store.ts');
+      await withStore(async (store) => {
+        if (opts.since && Number.isNaN(Date.parse(opts.since))) throw new Error(`--since: not an ISO time: "${opts.since}"`);
+        const page = await store.listDecisions({ since: opts.since ? new Date(opts.since).toISOString() : undefined, incident: opts.incident, limit: 10_000 });
+        if (opts.jsonl) for (const d of page.items) console.log(JSON.stringify(d));
+        else if (opts.json) console.log(JSON.stringify(page.items, null, 2));
+        else {
+          const { formatTable } = await import('./table.ts');
+          console.log(formatTable(['at', 'incident', 'from → to', 'event', 'subject'], page.items.map((d) => [
+            d.at,
+            d.incidentId,
+            `${d.from} → ${d.to}`,
+            String((d.event as { type?: string }).type ?? ''),
+            Object.entries(d.labels).filter(([k]) => k !== 'alertname').map(([k, v]) => `${k}=${v}`).join(','),
+          ])));
+        }
+      });
+    } catch (err) {
+      fail(err);
+    }
+  });
+decisions
+  .command('show <id>')
+  .description('Show one decision with its guards, evidence and actions')
+  .option('--json', 'print JSON')
+  .action(async (id: string, opts: { json?: boolean }) => {
+    try {
+      const { withStore } = await import('./store.ts');
+      await withStore(async (store) => {
+        const d = await store.getDecision(id);
+        if (!d) throw new Error(`no decision ${id}`);
+        if (opts.json) console.log(JSON.stringify(d, null, 2));
+        else {
+          console.log(`decision ${d.id}  (${d.at})\nincident ${d.incidentId}  machine ${d.machine}\n${d.from} → ${d.to} on ${JSON.stringify(d.event)}`);
+          console.log(`guards:   ${JSON.stringify(d.guards)}\nevidence: ${JSON.stringify(d.evidence)}\nactions:  ${JSON.stringify(d.actions)}\npolicy:   ${JSON.stringify(d.policy)}`);
+        }
+      });
+    } catch (err) {
+      fail(err);
+    }
+  });
 
 program
   .command('sim')
@@ -15,6 +121,21 @@ program
   .action(async (opts: { port: string; host: string }) => {
     const { runSimulatorCommand } = await import('../../sim/index.ts');
     await runSimulatorCommand({ port: Number(opts.port), host: opts.host });
+  });
+
+program
+  .command('demo')
+  .description('Show the whole loop on the simulator, on loopback: alert → webhook → incident → plan → actions → verified')
+  .option('--keep-running', 'leave the stack running after the summary')
+  .option('--node <name>', 'the node that bursts violations', 'node-westworld-7')
+  .option('--severity <s>', 'the Charter severity of the burst', 'SUSPENSION')
+  .action(async (opts: { keepRunning?: boolean; node: string; severity: string }) => {
+    try {
+      const { runDemo } = await import('./demo.ts');
+      await runDemo(opts);
+    } catch (err) {
+      fail(err);
+    }
   });
 
 await program.parseAsync(process.argv);

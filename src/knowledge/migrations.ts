@@ -11,11 +11,13 @@ const initial: Migration = {
       .addColumn('received_at', 'text', (c) => c.notNull())
       .addColumn('name', 'text', (c) => c.notNull())
       .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('fingerprint', 'text', (c) => c.notNull())
       .addColumn('labels', 'text', (c) => c.notNull())
       .addColumn('payload', 'text', (c) => c.notNull())
       .addColumn('processed_at', 'text')
       .addColumn('outcome', 'text')
       .execute();
+    await db.schema.createIndex('observations_fingerprint').on('observations').column('fingerprint').execute();
     await db.schema.createIndex('observations_unprocessed').on('observations').columns(['processed_at', 'received_at']).execute();
     await db.schema
       .createTable('incidents')

@@ -7,6 +7,7 @@ export interface ObservationTable {
   received_at: string;
   name: string;
   status: string;
+  fingerprint: string;
   labels: string;
   payload: string;
   processed_at: string | null;

@@ -1,0 +1,97 @@
+/** BullMQ queues between the stages: transport only; knowledge is the record (principle 2). */
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/** The stage queues, by role. */
+export const STAGES = ['analyze', 'plan', 'actions', 'timers'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Retry and backoff settings of the actions queue. */
+export interface ActionRetry {
+  attempts: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+/** Exponential backoff from `base`, capped at `max`, with full jitter over its upper half. */
+export function backoffDelay(attemptsMade: number, base: number, max: number, random: () => number = Math.random): number {
+  const exp = Math.min(max, base * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+/** A Redis connection for producers: fails fast when Redis is down so callers fall back on knowledge. */
+export function producerConnection(url: string): Redis {
+  const opts: RedisOptions = { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, lazyConnect: false };
+  const r = new Redis(url, opts);
+  r.on('error', () => {});
+  return r;
+}
+
+/** A Redis connection for workers: BullMQ needs blocking commands that wait through reconnects. */
+export function workerConnection(url: string): Redis {
+  const r = new Redis(url, { maxRetriesPerRequest: null, connectTimeout: 2000 });
+  r.on('error', () => {});
+  return r;
+}
+
+/** Queue name of a stage under a prefix (no `:`; BullMQ reserves it). */
+export function queueName(prefix: string, stage: Stage): string {
+  return `${prefix}-${stage}`;
+}
+
+/** Adds jobs with deterministic ids so duplicate wake-ups collapse (STYLE.md, habit 6). */
+export class LoopQueues {
+  readonly queues: Record<Stage, Queue>;
+
+  constructor(
+    readonly prefix: string,
+    readonly connection: Redis,
+    private readonly retry: ActionRetry,
+  ) {
+    const conn = connection as unknown as ConnectionOptions;
+    const make = (stage: Stage) => {
+      const q = new Queue(queueName(prefix, stage), { connection: conn });
+      q.on('error', () => {});
+      return q;
+    };
+    this.queues = { analyze: make('analyze'), plan: make('plan'), actions: make('actions'), timers: make('timers') };
+  }
+
+  private static readonly keep: JobsOptions = { removeOnComplete: true, removeOnFail: 1000 };
+
+  /** Wakes analyze for one observation. */
+  async analyze(observationId: string): Promise<void> {
+    await this.queues.analyze.add('analyze', { observationId }, { ...LoopQueues.keep, jobId: observationId, attempts: 10, backoff: { type: 'exponential', delay: 500 } });
+  }
+
+  /** Wakes the plan of one incident; the same wake-up twice is one job. */
+  async plan(incidentId: string, cause: string): Promise<void> {
+    await this.queues.plan.add('plan', { incidentId }, { ...LoopQueues.keep, jobId: `${incidentId}__${cause}`, attempts: 20, backoff: { type: 'fixed', delay: 200 } });
+  }
+
+  /** Queues one action; its id is (incident, step, iteration), so a re-planned step is never queued twice. */
+  async action(actionId: string): Promise<void> {
+    await this.queues.actions.add('action', { actionId }, { ...LoopQueues.keep, jobId: actionId, attempts: this.retry.attempts, backoff: { type: 'mapek' } });
+  }
+
+  /** Delivers a timer at its absolute deadline. */
+  async timer(timerId: string, dueAt: string, now: number): Promise<void> {
+    const delay = Math.max(0, Date.parse(dueAt) - now);
+    await this.queues.timers.add('timer', { timerId }, { ...LoopQueues.keep, jobId: timerId, delay, attempts: 10, backoff: { type: 'exponential', delay: 500 } });
+  }
+
+  /** Job counts by queue and state, for /metrics. */
+  async depths(): Promise<Array<{ queue: string; state: string; n: number }>> {
+    const out: Array<{ queue: string; state: string; n: number }> = [];
+    for (const stage of STAGES) {
+      const counts = await this.queues[stage].getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
+      for (const [state, n] of Object.entries(counts)) out.push({ queue: stage, state, n });
+    }
+    return out;
+  }
+
+  /** Closes every queue, even when one fails. */
+  async close(): Promise<void> {
+    await Promise.allSettled(STAGES.map((s) => this.queues[s].close()));
+  }
+}

@@ -1,0 +1,635 @@
+/** The knowledge store: the system of record for every arrow of the loop (DESIGN.md, principle 2). */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { FindingDraft } from '../analyze/findings.ts';
+import type { Clock } from '../clock.ts';
+import { newId, stableId } from '../ids.ts';
+import type { ActionRequest, IncidentState, PlanEvent, StepResult } from '../plan/types.ts';
+import type { KnowledgeDb } from './db.ts';
+import type { Database } from './schema.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** A plan's snapshot moved under us: another worker stepped it first. Retry re-reads. */
+export class PlanConflictError extends Error {
+  override readonly name = 'PlanConflictError';
+}
+
+/** One observation to keep, as the monitor built it. */
+export interface NewObservation {
+  id: string;
+  source: 'alertmanager' | 'sensor';
+  dedupKey: string;
+  name: string;
+  status: string;
+  fingerprint: string;
+  labels: Record<string, string>;
+  payload: unknown;
+}
+
+/** An observation as stored. */
+export interface ObservationRecord {
+  id: string;
+  source: string;
+  receivedAt: string;
+  name: string;
+  status: string;
+  fingerprint: string;
+  labels: Record<string, string>;
+  payload: unknown;
+  processedAt: string | null;
+  outcome: string | null;
+}
+
+/** An action as the API shows it (DESIGN.md, Records). */
+export interface ActionRecord {
+  id: string;
+  incidentId: string;
+  step: string;
+  iteration: number;
+  type: string;
+  params: Record<string, unknown>;
+  status: 'planned' | 'awaiting_approval' | 'running' | 'succeeded' | 'failed' | 'dead' | 'skipped';
+  attempts: number;
+  idempotencyKey: string;
+  outcome: unknown;
+  approvals: unknown[];
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A decision: one step a plan took, with why. */
+export interface DecisionRecord {
+  id: string;
+  incidentId: string;
+  at: string;
+  machine: string;
+  from: string;
+  to: string;
+  event: unknown;
+  guards: unknown;
+  evidence: unknown;
+  policy: unknown;
+  actions: unknown;
+  labels: Record<string, string>;
+}
+
+/** An incident summary, as lists show it. */
+export interface IncidentSummary {
+  id: string;
+  playbook: string;
+  labels: Record<string, string>;
+  state: IncidentState;
+  createdAt: string;
+  updatedAt: string;
+  closedAt: string | null;
+}
+
+/** One page of a list. */
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+/** What the plan worker needs to step one incident. */
+export interface PlanWork {
+  incident: IncidentSummary;
+  plan: { machine: string; snapshot: unknown; version: number; state: string } | null;
+  events: Array<{ id: string; event: PlanEvent }>;
+}
+
+const TERMINAL: readonly string[] = ['resolved', 'escalated'];
+const j = (v: unknown): string => JSON.stringify(v ?? null);
+const p = <T>(text: string | null): T => (text === null ? (null as T) : (JSON.parse(text) as T));
+
+function encodeCursor(at: string, id: string): string {
+  return Buffer.from(`${at}|${id}`).toString('base64url');
+}
+function decodeCursor(cursor: string): [string, string] | null {
+  const text = Buffer.from(cursor, 'base64url').toString();
+  const i = text.lastIndexOf('|');
+  return i > 0 ? [text.slice(0, i), text.slice(i + 1)] : null;
+}
+function likeEscape(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+function toAction(r: Database['actions']): ActionRecord {
+  return {
+    id: r.id,
+    incidentId: r.incident_id,
+    step: r.step,
+    iteration: r.iteration,
+    type: r.type,
+    params: p(r.params),
+    status: r.status as ActionRecord['status'],
+    attempts: r.attempts,
+    idempotencyKey: r.idempotency_key,
+    outcome: p(r.outcome),
+    approvals: p(r.approvals),
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+function toIncident(r: Database['incidents']): IncidentSummary {
+  return {
+    id: r.id,
+    playbook: r.playbook,
+    labels: p(r.labels),
+    state: r.state as IncidentState,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    closedAt: r.closed_at,
+  };
+}
+function toDecision(r: Database['decisions']): DecisionRecord {
+  return {
+    id: r.id,
+    incidentId: r.incident_id,
+    at: r.at,
+    machine: r.machine,
+    from: r.from_state,
+    to: r.to_state,
+    event: p(r.event),
+    guards: p(r.guards),
+    evidence: p(r.evidence),
+    policy: p(r.policy),
+    actions: p(r.actions),
+    labels: p(r.labels),
+  };
+}
+function toObservation(r: Database['observations']): ObservationRecord {
+  return {
+    id: r.id,
+    source: r.source,
+    receivedAt: r.received_at,
+    name: r.name,
+    status: r.status,
+    fingerprint: r.fingerprint,
+    labels: p(r.labels),
+    payload: p(r.payload),
+    processedAt: r.processed_at,
+    outcome: r.outcome,
+  };
+}
+
+/** The action id and idempotency key of a plan step: (incident, step, iteration), so a redelivery keeps them. */
+export function actionIdentity(incidentId: string, step: string, iteration: number): { id: string; idempotencyKey: string } {
+  return { id: stableId('act', incidentId, step, String(iteration)), idempotencyKey: `mapek-${incidentId}-${step}-${iteration}` };
+}
+
+/** Every read and write of the loop's records, over SQLite or PostgreSQL through one Kysely schema. */
+export class KnowledgeStore {
+  readonly db: Kysely<Database>;
+
+  constructor(
+    readonly handle: KnowledgeDb,
+    private readonly clock: Clock,
+  ) {
+    this.db = handle.db;
+  }
+
+  private now(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  /** Answers when the database does. */
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  /** Commits observations in one transaction; repeats of a dedup key are counted, not stored twice. */
+  async recordObservations(observations: NewObservation[]): Promise<{ inserted: string[]; duplicates: number }> {
+    const now = this.now();
+    return this.db.transaction().execute(async (tx) => {
+      const inserted: string[] = [];
+      for (const o of observations) {
+        const res = await tx
+          .insertInto('observations')
+          .values({
+            id: o.id,
+            source: o.source,
+            dedup_key: o.dedupKey,
+            received_at: now,
+            name: o.name,
+            status: o.status,
+            fingerprint: o.fingerprint,
+            labels: j(o.labels),
+            payload: j(o.payload),
+            processed_at: null,
+            outcome: null,
+          })
+          .onConflict((oc) => oc.doNothing())
+          .executeTakeFirst();
+        if (Number(res.numInsertedOrUpdatedRows ?? 0n) > 0) inserted.push(o.id);
+      }
+      return { inserted, duplicates: observations.length - inserted.length };
+    });
+  }
+
+  /** Observations not yet analyzed, oldest first (the reconciler re-enqueues them). */
+  async unprocessedObservations(limit = 1000): Promise<string[]> {
+    const rows = await this.db.selectFrom('observations').select('id').where('processed_at', 'is', null).orderBy('received_at').limit(limit).execute();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Analyzes one observation exactly once: its finding, the incident it joins or opens (keyed by
+   * playbook and subject), and the plan event, all in one transaction.
+   */
+  async processObservation(
+    id: string,
+    analyze: (o: ObservationRecord) => FindingDraft | null,
+  ): Promise<{ incidentId?: string; findingId?: string; opened?: boolean; outcome: string }> {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('observations').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) return { outcome: 'unknown observation' };
+      if (row.processed_at) return { outcome: 'already processed' };
+      const now = this.now();
+      const finish = async (outcome: string) => {
+        await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).execute();
+      };
+      const draft = analyze(toObservation(row));
+      if (!draft) {
+        await finish('no finding');
+        return { outcome: 'no finding' };
+      }
+      const ins = await tx
+        .insertInto('findings')
+        .values({
+          id: draft.id,
+          observation_id: id,
+          incident_id: null,
+          fingerprint: draft.fingerprint,
+          name: draft.name,
+          kind: draft.kind,
+          severity: draft.severity,
+          labels: j(draft.labels),
+          evidence: j(draft.evidence),
+          created_at: now,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      if (Number(ins.numInsertedOrUpdatedRows ?? 0n) === 0) {
+        await finish(`finding ${draft.id} already known`);
+        return { findingId: draft.id, outcome: 'duplicate finding' };
+      }
+      if (!draft.route) {
+        await finish(draft.unrouted ?? 'no playbook');
+        return { findingId: draft.id, outcome: draft.unrouted ?? 'no playbook' };
+      }
+      const { playbook, subject, subjectKey } = draft.route;
+      const active = await tx
+        .selectFrom('incidents')
+        .select('id')
+        .where('playbook', '=', playbook)
+        .where('subject_key', '=', subjectKey)
+        .where('active_slot', '=', 1)
+        .executeTakeFirst();
+      let incidentId: string;
+      let event: PlanEvent;
+      let eventId: string;
+      if (active) {
+        incidentId = active.id;
+        event = { type: 'finding.added', findingId: draft.id, name: draft.name, status: row.status };
+        eventId = stableId('evt', 'finding', draft.id);
+      } else {
+        incidentId = newId('inc');
+        const labels = { ...subject, alertname: draft.name };
+        await tx
+          .insertInto('incidents')
+          .values({ id: incidentId, playbook, subject_key: subjectKey, labels: j(labels), state: 'open', active_slot: 1, created_at: now, updated_at: now, closed_at: null })
+          .execute();
+        event = { type: 'incident.opened', labels: draft.labels, findingId: draft.id };
+        eventId = stableId('evt', 'open', incidentId);
+      }
+      await tx.updateTable('findings').set({ incident_id: incidentId }).where('id', '=', draft.id).execute();
+      await tx.insertInto('plan_events').values({ id: eventId, incident_id: incidentId, type: event.type, payload: j(event), created_at: now, applied_at: null }).execute();
+      await finish(active ? `joined incident ${incidentId}` : `opened incident ${incidentId}`);
+      return { incidentId, findingId: draft.id, opened: !active, outcome: active ? 'joined' : 'opened' };
+    });
+  }
+
+  /** The incident, its plan and its unapplied events, in arrival order. */
+  async planWork(incidentId: string): Promise<PlanWork | null> {
+    const inc = await this.db.selectFrom('incidents').selectAll().where('id', '=', incidentId).executeTakeFirst();
+    if (!inc) return null;
+    const plan = await this.db.selectFrom('plans').selectAll().where('incident_id', '=', incidentId).executeTakeFirst();
+    const events = await this.db
+      .selectFrom('plan_events')
+      .select(['id', 'payload'])
+      .where('incident_id', '=', incidentId)
+      .where('applied_at', 'is', null)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return {
+      incident: toIncident(inc),
+      plan: plan ? { machine: plan.machine, snapshot: p(plan.snapshot), version: plan.version, state: plan.state } : null,
+      events: events.map((e) => ({ id: e.id, event: p<PlanEvent>(e.payload) })),
+    };
+  }
+
+  /**
+   * Commits one plan step atomically: the snapshot (optimistic on its version), the event marked
+   * applied, the decision, new actions and timers. Returns what to hand to the queues.
+   */
+  async commitPlanStep(args: {
+    incidentId: string;
+    eventId: string;
+    event: PlanEvent;
+    expectedVersion: number;
+    machine: string;
+    result: StepResult;
+    policy: { name: string; version: string };
+    labels: Record<string, string>;
+    approvalQuorumDefault?: number;
+  }): Promise<{ version: number; actions: ActionRecord[]; timers: Array<{ id: string; dueAt: string }> }> {
+    const { incidentId, result } = args;
+    const nowMs = this.clock.now();
+    const now = new Date(nowMs).toISOString();
+    return this.db.transaction().execute(async (tx) => {
+      const version = args.expectedVersion + 1;
+      const planRow = { machine: args.machine, state: result.to, snapshot: j(result.snapshot), version, policy: j(args.policy), updated_at: now };
+      if (args.expectedVersion === 0) {
+        const res = await tx.insertInto('plans').values({ incident_id: incidentId, ...planRow }).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+        if (Number(res.numInsertedOrUpdatedRows ?? 0n) === 0) throw new PlanConflictError(`plan of ${incidentId} was started by another worker`);
+      } else {
+        const res = await tx.updateTable('plans').set(planRow).where('incident_id', '=', incidentId).where('version', '=', args.expectedVersion).executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 0) throw new PlanConflictError(`plan of ${incidentId} moved past version ${args.expectedVersion}`);
+      }
+      const applied = await tx.updateTable('plan_events').set({ applied_at: now }).where('id', '=', args.eventId).where('applied_at', 'is', null).executeTakeFirst();
+      if (Number(applied.numUpdatedRows) === 0) throw new PlanConflictError(`event ${args.eventId} was already applied`);
+      const actions: ActionRecord[] = [];
+      for (const req of result.actions) {
+        const rec = await this.insertAction(tx, incidentId, req, now);
+        if (rec) actions.push(rec);
+      }
+      const timers: Array<{ id: string; dueAt: string }> = [];
+      for (const t of result.timers) {
+        const id = stableId('tmr', incidentId, t.name);
+        const dueAt = new Date(nowMs + t.delayMs).toISOString();
+        const res = await tx.insertInto('timers').values({ id, incident_id: incidentId, name: t.name, due_at: dueAt, fired_at: null }).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+        if (Number(res.numInsertedOrUpdatedRows ?? 0n) > 0) timers.push({ id, dueAt });
+      }
+      for (const e of result.expire) {
+        await tx
+          .updateTable('actions')
+          .set({ status: 'skipped', outcome: j({ expired: e.reason }), updated_at: now })
+          .where('incident_id', '=', incidentId)
+          .where('step', '=', e.step)
+          .where('status', '=', 'awaiting_approval')
+          .execute();
+      }
+      await tx
+        .insertInto('decisions')
+        .values({
+          id: `${incidentId}-v${version}`,
+          incident_id: incidentId,
+          at: now,
+          machine: args.machine,
+          from_state: result.from,
+          to_state: result.to,
+          event: j({ id: args.eventId, ...args.event }),
+          guards: j(result.guards),
+          evidence: j(result.evidence),
+          policy: j(args.policy),
+          actions: j([...result.actions.map((a) => ({ ...a, id: actionIdentity(incidentId, a.step, 1).id })), ...result.timers.map((t) => ({ timer: t.name, delayMs: t.delayMs }))]),
+          labels: j(args.labels),
+        })
+        .execute();
+      const terminal = TERMINAL.includes(result.incidentState);
+      await tx
+        .updateTable('incidents')
+        .set({
+          state: result.incidentState,
+          updated_at: now,
+          ...(terminal ? { active_slot: null, closed_at: now } : {}),
+        })
+        .where('id', '=', incidentId)
+        .execute();
+      return { version, actions, timers };
+    });
+  }
+
+  private async insertAction(tx: Db, incidentId: string, req: ActionRequest, now: string): Promise<ActionRecord | null> {
+    const { id, idempotencyKey } = actionIdentity(incidentId, req.step, 1);
+    const row: Database['actions'] = {
+      id,
+      incident_id: incidentId,
+      step: req.step,
+      iteration: 1,
+      type: req.type,
+      params: j(req.params),
+      status: req.approvalQuorum ? 'awaiting_approval' : 'planned',
+      attempts: 0,
+      idempotency_key: idempotencyKey,
+      outcome: null,
+      approvals: j(req.approvalQuorum ? [] : []),
+      last_error: null,
+      created_at: now,
+      updated_at: now,
+    };
+    const res = await tx.insertInto('actions').values(row).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0 ? toAction(row) : null;
+  }
+
+  /** One action by id. */
+  async getAction(id: string): Promise<ActionRecord | null> {
+    const r = await this.db.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toAction(r) : null;
+  }
+
+  /** Marks an attempt started; null when the action is already finished or not runnable. */
+  async startAttempt(id: string): Promise<ActionRecord | null> {
+    const now = this.now();
+    const res = await this.db
+      .updateTable('actions')
+      .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
+      .where('id', '=', id)
+      .where('status', 'in', ['planned', 'running'])
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) return null;
+    return this.getAction(id);
+  }
+
+  /** Records a failed attempt that will be retried. */
+  async recordAttemptError(id: string, error: string): Promise<void> {
+    await this.db.updateTable('actions').set({ last_error: error, updated_at: this.now() }).where('id', '=', id).execute();
+  }
+
+  /** Finishes an action and hands its outcome to the plan as an event, atomically; false when already finished. */
+  async finishAction(id: string, status: 'succeeded' | 'dead' | 'skipped', outcome: Record<string, unknown>, error?: string): Promise<{ incidentId: string } | null> {
+    const now = this.now();
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row || !['planned', 'running'].includes(row.status)) return null;
+      await tx.updateTable('actions').set({ status, outcome: j(outcome), last_error: error ?? row.last_error, updated_at: now }).where('id', '=', id).execute();
+      const event: PlanEvent =
+        status === 'dead'
+          ? { type: 'action.failed', step: row.step, actionId: id, error: error ?? 'failed' }
+          : { type: 'action.succeeded', step: row.step, actionId: id, result: outcome };
+      await tx
+        .insertInto('plan_events')
+        .values({ id: stableId('evt', 'outcome', id), incident_id: row.incident_id, type: event.type, payload: j(event), created_at: now, applied_at: null })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      return { incidentId: row.incident_id };
+    });
+  }
+
+  /** Fires a timer once, turning it into a plan event; null when it already fired. */
+  async fireTimer(id: string): Promise<{ incidentId: string } | null> {
+    const now = this.now();
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('timers').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row || row.fired_at) return null;
+      await tx.updateTable('timers').set({ fired_at: now }).where('id', '=', id).execute();
+      const event: PlanEvent = { type: 'timer.fired', name: row.name };
+      await tx
+        .insertInto('plan_events')
+        .values({ id: stableId('evt', 'timer', id), incident_id: row.incident_id, type: event.type, payload: j(event), created_at: now, applied_at: null })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      return { incidentId: row.incident_id };
+    });
+  }
+
+  /** What the reconciler must hand back to the queues after a restart or a Redis loss. */
+  async unfinishedWork(): Promise<{
+    observations: string[];
+    incidents: string[];
+    actions: string[];
+    timers: Array<{ id: string; dueAt: string }>;
+  }> {
+    const observations = await this.unprocessedObservations(10_000);
+    const incidents = await this.db.selectFrom('plan_events').select('incident_id').distinct().where('applied_at', 'is', null).execute();
+    const actions = await this.db.selectFrom('actions').select('id').where('status', 'in', ['planned', 'running']).execute();
+    const timers = await this.db.selectFrom('timers').select(['id', 'due_at']).where('fired_at', 'is', null).execute();
+    return {
+      observations,
+      incidents: incidents.map((r) => r.incident_id),
+      actions: actions.map((r) => r.id),
+      timers: timers.map((t) => ({ id: t.id, dueAt: t.due_at })),
+    };
+  }
+
+  /** Incidents, newest first, filtered by state and `k=v` labels, paged by cursor. */
+  async listIncidents(q: { state?: string; labels?: Array<[string, string]>; cursor?: string; limit?: number } = {}): Promise<Page<IncidentSummary>> {
+    const limit = Math.min(Math.max(q.limit ?? 50, 1), 500);
+    let query = this.db.selectFrom('incidents').selectAll();
+    if (q.state) query = query.where('state', '=', q.state);
+    for (const [k, v] of q.labels ?? []) {
+      query = query.where(sql<boolean>`labels like ${'%' + likeEscape(JSON.stringify({ [k]: v }).slice(1, -1)) + '%'} escape '\\'`);
+    }
+    const c = q.cursor ? decodeCursor(q.cursor) : null;
+    if (c) query = query.where((eb) => eb.or([eb('created_at', '<', c[0]), eb.and([eb('created_at', '=', c[0]), eb('id', '<', c[1])])]));
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const items = rows.slice(0, limit).map(toIncident);
+    const last = items[items.length - 1];
+    return { items, next: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
+  /** One incident with its whole chain: observations → findings → plan and its decisions → actions. */
+  async getIncident(id: string) {
+    const inc = await this.db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!inc) return null;
+    const findings = await this.db.selectFrom('findings').selectAll().where('incident_id', '=', id).orderBy('created_at').execute();
+    const fingerprints = [...new Set(findings.map((f) => f.fingerprint))];
+    const observations = fingerprints.length
+      ? await this.db.selectFrom('observations').selectAll().where('fingerprint', 'in', fingerprints).orderBy('received_at').execute()
+      : [];
+    const plan = await this.db.selectFrom('plans').selectAll().where('incident_id', '=', id).executeTakeFirst();
+    const decisions = await this.db.selectFrom('decisions').selectAll().where('incident_id', '=', id).orderBy('at').orderBy('id').execute();
+    const actions = await this.db.selectFrom('actions').selectAll().where('incident_id', '=', id).orderBy('created_at').orderBy('id').execute();
+    const timers = await this.db.selectFrom('timers').selectAll().where('incident_id', '=', id).orderBy('due_at').execute();
+    return {
+      ...toIncident(inc),
+      findings: findings.map((f) => ({
+        id: f.id,
+        fingerprint: f.fingerprint,
+        name: f.name,
+        kind: f.kind,
+        severity: f.severity,
+        labels: p(f.labels),
+        evidence: p(f.evidence),
+        observationId: f.observation_id,
+        createdAt: f.created_at,
+      })),
+      plan: plan
+        ? {
+            machine: plan.machine,
+            state: plan.state,
+            version: plan.version,
+            policy: p(plan.policy),
+            history: decisions.map((d) => {
+              const rec = toDecision(d);
+              return { decisionId: rec.id, at: rec.at, from: rec.from, to: rec.to, event: rec.event, guards: rec.guards, evidence: rec.evidence, actions: rec.actions };
+            }),
+          }
+        : null,
+      actions: actions.map(toAction),
+      timers: timers.map((t) => ({ name: t.name, dueAt: t.due_at, firedAt: t.fired_at })),
+      observations: observations.map((o) => {
+        const rec = toObservation(o);
+        return { id: rec.id, source: rec.source, receivedAt: rec.receivedAt, name: rec.name, status: rec.status, fingerprint: rec.fingerprint, labels: rec.labels, outcome: rec.outcome };
+      }),
+    };
+  }
+
+  /** Decisions, newest first, optionally since a time or for one incident. */
+  async listDecisions(q: { since?: string; incident?: string; cursor?: string; limit?: number } = {}): Promise<Page<DecisionRecord>> {
+    const limit = Math.min(Math.max(q.limit ?? 50, 1), 10_000);
+    let query = this.db.selectFrom('decisions').selectAll();
+    if (q.since) query = query.where('at', '>=', q.since);
+    if (q.incident) query = query.where('incident_id', '=', q.incident);
+    const c = q.cursor ? decodeCursor(q.cursor) : null;
+    if (c) query = query.where((eb) => eb.or([eb('at', '<', c[0]), eb.and([eb('at', '=', c[0]), eb('id', '<', c[1])])]));
+    const rows = await query.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const items = rows.slice(0, limit).map(toDecision);
+    const last = items[items.length - 1];
+    return { items, next: rows.length > limit && last ? encodeCursor(last.at, last.id) : null };
+  }
+
+  /** One decision by id. */
+  async getDecision(id: string): Promise<DecisionRecord | null> {
+    const r = await this.db.selectFrom('decisions').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toDecision(r) : null;
+  }
+
+  /** Counts for the loop's own gauges. */
+  async gaugeCounts(): Promise<{ incidentsOpen: number; plans: Array<{ machine: string; state: string; n: number }> }> {
+    const open = await this.db
+      .selectFrom('incidents')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('active_slot', '=', 1)
+      .executeTakeFirst();
+    const plans = await this.db
+      .selectFrom('plans')
+      .select(['machine', 'state', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy(['machine', 'state'])
+      .execute();
+    return { incidentsOpen: Number(open?.n ?? 0), plans: plans.map((r) => ({ machine: r.machine, state: r.state, n: Number(r.n) })) };
+  }
+
+  /** Milliseconds from the incident's opening to this action, when it is the incident's first effect at the Charter. */
+  async firstEffectAge(incidentId: string, actionId: string): Promise<number | null> {
+    const earlier = await this.db
+      .selectFrom('actions')
+      .select('id')
+      .where('incident_id', '=', incidentId)
+      .where('type', 'like', 'charter.%')
+      .where('status', '=', 'succeeded')
+      .where('id', '!=', actionId)
+      .executeTakeFirst();
+    if (earlier) return null;
+    const inc = await this.db.selectFrom('incidents').select('created_at').where('id', '=', incidentId).executeTakeFirst();
+    return inc ? this.clock.now() - Date.parse(inc.created_at) : null;
+  }
+
+  /** Closes the database. */
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}

@@ -1,0 +1,182 @@
+/** The stage processors: each re-reads knowledge, does its one step, commits, then wakes the next stage. */
+import type { Logger } from 'pino';
+import { findingFromAlert, type AlertSignal, type PlaybookRoute } from './analyze/findings.ts';
+import { parseDuration, type Clock } from './clock.ts';
+import type { Pack } from './config.ts';
+import { PermanentActionError } from './errors.ts';
+import { actuators, READ_ONLY } from './execute/actuators/index.ts';
+import type { ActuatorContext } from './execute/actuators/types.ts';
+import type { LoopQueues } from './execute/queues.ts';
+import type { KnowledgeStore } from './knowledge/store.ts';
+import type { LoopMetrics } from './metrics.ts';
+import type { CriticalViolationInput } from './plan/playbooks/critical-violation/machine.ts';
+import { playbooks } from './plan/playbooks/index.ts';
+import { startPlan, stepPlan } from './plan/step.ts';
+import type { ActionType, PlanEvent, StepResult } from './plan/types.ts';
+
+/** What the processors share. */
+export interface LoopDeps {
+  store: KnowledgeStore;
+  queues: LoopQueues;
+  metrics: LoopMetrics;
+  pack: Pack;
+  clock: Clock;
+  log: Logger;
+  actuator: ActuatorContext;
+}
+
+/** The pack's alert → playbook routes. */
+export function routesOf(pack: Pack): PlaybookRoute[] {
+  const cv = pack.playbooks.criticalViolation;
+  return [{ playbook: 'critical-violation', alertnames: cv.alertnames, subjectLabels: cv.subjectLabels }];
+}
+
+/** Enqueues, logging instead of failing: knowledge holds the work and the reconciler re-enqueues it. */
+async function wake(deps: LoopDeps, what: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    deps.log.warn({ err: (err as Error).message, what }, 'enqueue failed; the reconciler will pick it up');
+  }
+}
+
+/** Analyze: one observation → a finding → an incident joined or opened. */
+export async function analyzeObservation(deps: LoopDeps, observationId: string): Promise<string> {
+  const routes = routesOf(deps.pack);
+  let kind = '';
+  let severity = '';
+  const res = await deps.store.processObservation(observationId, (o) => {
+    if (o.source !== 'alertmanager') return null;
+    const draft = findingFromAlert((o.payload as { alert: AlertSignal }).alert, routes);
+    if (draft) {
+      kind = draft.kind;
+      severity = draft.severity;
+    }
+    return draft;
+  });
+  if (res.findingId && kind && res.outcome !== 'duplicate finding') deps.metrics.findings.inc({ kind, severity });
+  if (res.opened) deps.metrics.incidentsOpened.inc({ playbook: 'critical-violation' });
+  if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `f_${res.findingId}`));
+  return res.outcome;
+}
+
+function planInput(deps: LoopDeps, labels: Record<string, string>, subject: Record<string, string>): CriticalViolationInput {
+  const cv = deps.pack.playbooks.criticalViolation;
+  return {
+    node: subject.node_or_service ?? Object.values(subject)[0] ?? 'unknown',
+    alertname: labels.alertname ?? 'CriticalViolationDetected',
+    labels,
+    settings: {
+      severityLookupWindow: cv.severityLookupWindow,
+      verifyWindow: cv.verifyWindow,
+      verifyFirstCheckMs: parseDuration(cv.verifyFirstCheck),
+      verifyIntervalMs: parseDuration(cv.verifyInterval),
+      verifyDeadlineMs: parseDuration(cv.verifyDeadline),
+      removalQuorum: cv.removalQuorum,
+      removalApprovalDeadlineMs: parseDuration(cv.removalApprovalDeadline),
+      recipients: deps.pack.committee.recipients,
+    },
+  };
+}
+
+/** Plan: applies an incident's pending events one by one, each step committed with its commands. */
+export async function stepIncident(deps: LoopDeps, incidentId: string): Promise<number> {
+  let applied = 0;
+  for (;;) {
+    const work = await deps.store.planWork(incidentId);
+    if (!work || work.events.length === 0) return applied;
+    const playbook = playbooks[work.incident.playbook];
+    if (!playbook) throw new PermanentActionError(`incident ${incidentId}: unknown playbook ${work.incident.playbook}`);
+    const next = work.events[0]!;
+    let result: StepResult;
+    if (!work.plan) {
+      const event = next.event as Extract<PlanEvent, { type: 'incident.opened' }>;
+      const subject = { ...work.incident.labels };
+      delete subject.alertname;
+      result = startPlan(playbook, planInput(deps, event.labels ?? work.incident.labels, subject));
+    } else {
+      result = stepPlan(playbook, work.plan.snapshot, next.event);
+    }
+    const committed = await deps.store.commitPlanStep({
+      incidentId,
+      eventId: next.id,
+      event: next.event,
+      expectedVersion: work.plan?.version ?? 0,
+      machine: playbook.machine.id,
+      result,
+      policy: { name: deps.pack.name, version: deps.pack.version },
+      labels: work.incident.labels,
+    });
+    applied += 1;
+    deps.metrics.planSteps.inc({ machine: playbook.machine.id, state: result.to });
+    deps.log.info({ incident: incidentId, from: result.from, to: result.to, event: next.event.type, actions: result.actions.map((a) => a.step) }, 'plan step');
+    for (const a of committed.actions) if (a.status === 'planned') await wake(deps, 'action', () => deps.queues.action(a.id));
+    for (const t of committed.timers) await wake(deps, 'timer', () => deps.queues.timer(t.id, t.dueAt, deps.clock.now()));
+  }
+}
+
+/** Timers: a due deadline becomes a plan event, once. */
+export async function fireTimer(deps: LoopDeps, timerId: string): Promise<void> {
+  const fired = await deps.store.fireTimer(timerId);
+  if (fired) await wake(deps, 'plan', () => deps.queues.plan(fired.incidentId, `t_${timerId}`));
+}
+
+/**
+ * Execute: runs one action through its actuator with its Idempotency-Key. A retryable failure is
+ * rethrown for BullMQ's backoff; the last attempt, or a permanent failure, makes the action dead.
+ */
+export async function runAction(deps: LoopDeps, actionId: string, attempt: { made: number; max: number }): Promise<string> {
+  const action = await deps.store.startAttempt(actionId);
+  if (!action) return 'already finished';
+  const type = action.type as ActionType;
+  const finish = async (status: 'succeeded' | 'dead' | 'skipped', outcome: Record<string, unknown>, error?: string) => {
+    const done = await deps.store.finishAction(actionId, status, outcome, error);
+    deps.metrics.actions.inc({ type, outcome: status });
+    if (done) await wake(deps, 'plan', () => deps.queues.plan(done.incidentId, `o_${actionId}`));
+  };
+  if (deps.pack.dryRun && !READ_ONLY.has(type)) {
+    await finish('skipped', { dryRun: true, wouldCall: type, params: action.params });
+    return 'dry-run';
+  }
+  const actuator = actuators[type];
+  if (!actuator) {
+    await finish('dead', {}, `no actuator for ${type}`);
+    return 'dead';
+  }
+  const started = performance.now();
+  try {
+    const outcome = await actuator(action, deps.actuator);
+    deps.metrics.actionDuration.observe({ type }, (performance.now() - started) / 1000);
+    deps.metrics.actionAttempts.inc({ type, result: 'ok' });
+    await finish('succeeded', outcome);
+    if (type.startsWith('charter.')) {
+      const since = await deps.store.firstEffectAge(action.incidentId, actionId);
+      if (since !== null) deps.metrics.observationToAction.observe(since / 1000);
+    }
+    return 'succeeded';
+  } catch (err) {
+    deps.metrics.actionDuration.observe({ type }, (performance.now() - started) / 1000);
+    const message = (err as Error).message ?? String(err);
+    const permanent = err instanceof PermanentActionError;
+    deps.metrics.actionAttempts.inc({ type, result: permanent ? 'permanent_error' : 'retryable_error' });
+    if (permanent || attempt.made + 1 >= attempt.max) {
+      await finish('dead', { error: message, attempts: action.attempts }, message);
+      deps.log.error({ action: actionId, type, err: message }, 'action dead');
+      return 'dead';
+    }
+    await deps.store.recordAttemptError(actionId, message);
+    deps.log.warn({ action: actionId, type, attempt: attempt.made + 1, err: message }, 'action attempt failed; retrying');
+    throw err;
+  }
+}
+
+/** Hands everything unfinished in knowledge back to the queues (on start and on Redis reconnect). */
+export async function reconcile(deps: LoopDeps): Promise<{ observations: number; incidents: number; actions: number; timers: number }> {
+  const work = await deps.store.unfinishedWork();
+  const stamp = deps.clock.now().toString(36);
+  for (const id of work.observations) await deps.queues.analyze(id);
+  for (const id of work.incidents) await deps.queues.plan(id, `r_${stamp}`);
+  for (const id of work.actions) await deps.queues.action(id);
+  for (const t of work.timers) await deps.queues.timer(t.id, t.dueAt, deps.clock.now());
+  return { observations: work.observations.length, incidents: work.incidents.length, actions: work.actions.length, timers: work.timers.length };
+}

@@ -1,0 +1,181 @@
+/** The composition root: builds adapters, starts the roles, closes everything in reverse order. */
+import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { pino, type Logger } from 'pino';
+import { buildApp } from './api/app.ts';
+import { parseDuration, systemClock, type Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import { backoffDelay, LoopQueues, producerConnection, queueName, workerConnection } from './execute/queues.ts';
+import { RetryableActionError } from './execute/actuators/types.ts';
+import { openKnowledge } from './knowledge/db.ts';
+import { KnowledgeStore } from './knowledge/store.ts';
+import { analyzeObservation, fireTimer, reconcile, runAction, stepIncident, type LoopDeps } from './loop.ts';
+import { LoopMetrics } from './metrics.ts';
+
+/** The roles one process can take (DESIGN.md: `--roles api,loop,worker`). */
+export type Role = 'api' | 'loop' | 'worker';
+
+/** A running mapek. */
+export interface RunningMapek {
+  url?: string;
+  port?: number;
+  store: KnowledgeStore;
+  queues: LoopQueues;
+  metrics: LoopMetrics;
+  /** Re-enqueues unfinished work from knowledge now. */
+  reconcile(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** Options beyond the config, mostly for tests and the demo. */
+export interface StartOptions {
+  roles?: Role[];
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** Starts mapek with the given roles; resolves once it listens and has reconciled. */
+export async function startMapek(config: Config, opts: StartOptions = {}): Promise<RunningMapek> {
+  const roles = new Set<Role>(opts.roles ?? ['api', 'loop', 'worker']);
+  const clock = opts.clock ?? systemClock;
+  const log = opts.logger ?? pino({ level: config.logLevel, base: { service: 'mapek' } });
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  const knowledge = await openKnowledge(config.knowledgeUrl);
+  cleanups.push(() => knowledge.close());
+  const store = new KnowledgeStore(knowledge, clock);
+  const producer = producerConnection(config.redisUrl);
+  cleanups.push(async () => producer.disconnect());
+  const exec = config.pack.execute;
+  const queues = new LoopQueues(config.queuePrefix, producer, {
+    attempts: exec.attempts,
+    backoffMs: parseDuration(exec.backoff),
+    maxBackoffMs: parseDuration(exec.maxBackoff),
+  });
+  cleanups.push(() => queues.close());
+  const metrics = new LoopMetrics({ counts: () => store.gaugeCounts(), queueDepths: () => queues.depths() });
+  const deps: LoopDeps = {
+    store,
+    queues,
+    metrics,
+    pack: config.pack,
+    clock,
+    log,
+    actuator: {
+      charterUrl: config.charterUrl,
+      prometheusUrl: config.prometheusUrl,
+      prometheusAuth: config.prometheusAuth,
+      pagerUrl: config.pagerUrl,
+      timeoutMs: parseDuration(exec.timeout),
+    },
+  };
+
+  const workers: Worker[] = [];
+  const startWorker = (stage: 'analyze' | 'plan' | 'actions' | 'timers', concurrency: number, fn: (job: Job) => Promise<unknown>) => {
+    const connection = workerConnection(config.redisUrl);
+    const w = new Worker(queueName(config.queuePrefix, stage), fn, {
+      connection: connection as unknown as ConnectionOptions,
+      concurrency,
+      // A worker killed mid-job: another picks the job up after this long (the key keeps the effect single).
+      stalledInterval: 5000,
+      maxStalledCount: 3,
+      settings: {
+        backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => {
+          if (err instanceof RetryableActionError && err.retryAfterMs) return err.retryAfterMs;
+          return backoffDelay(attemptsMade, parseDuration(exec.backoff), parseDuration(exec.maxBackoff));
+        },
+      },
+    });
+    w.on('error', (err) => log.debug({ err: err.message, stage }, 'worker connection error'));
+    workers.push(w);
+    cleanups.push(async () => {
+      await w.close();
+      connection.disconnect();
+    });
+  };
+  if (roles.has('loop')) {
+    startWorker('analyze', 4, (job) => analyzeObservation(deps, job.data.observationId));
+    startWorker('plan', 4, (job) => stepIncident(deps, job.data.incidentId));
+    startWorker('timers', 4, (job) => fireTimer(deps, job.data.timerId));
+  }
+  if (roles.has('worker')) {
+    startWorker('actions', exec.concurrency, (job) => runAction(deps, job.data.actionId, { made: job.attemptsMade, max: job.opts.attempts ?? 1 }));
+  }
+
+  const doReconcile = async () => {
+    try {
+      const counts = await reconcile(deps);
+      log.info(counts, 'reconciled unfinished work from knowledge');
+      return counts;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'reconcile failed; will retry when Redis is back');
+      return null;
+    }
+  };
+  if (roles.has('loop')) {
+    // Redis restarted (perhaps empty): hand back everything knowledge says is unfinished.
+    let first = true;
+    producer.on('ready', () => {
+      if (first) {
+        first = false;
+        return;
+      }
+      void doReconcile();
+    });
+    if (producer.status === 'ready') first = false;
+    await doReconcile();
+  }
+
+  let url: string | undefined;
+  let port: number | undefined;
+  if (roles.has('api')) {
+    const app = buildApp({
+      config,
+      store,
+      metrics,
+      log,
+      onObservations: (ids) => {
+        for (const id of ids) queues.analyze(id).catch((err: Error) => log.warn({ err: err.message, observation: id }, 'enqueue failed; the reconciler will pick it up'));
+      },
+      checks: {
+        knowledge: () => store.ping(),
+        redis: async () => {
+          await producer.ping();
+        },
+      },
+      infoChecks: {
+        prometheus: async () => {
+          const res = await fetch(`${config.prometheusUrl}/-/ready`, { signal: AbortSignal.timeout(1000) });
+          if (!res.ok) throw new Error(`answered ${res.status}`);
+        },
+      },
+    });
+    await app.listen({ port: config.port, host: config.host });
+    const addr = app.server.address();
+    port = typeof addr === 'object' && addr ? addr.port : config.port;
+    url = `http://${config.host}:${port}`;
+    cleanups.push(() => app.close());
+    log.info({ url, roles: [...roles], knowledge: knowledge.durability, dryRun: config.pack.dryRun }, 'mapek listening');
+  }
+
+  let closed = false;
+  return {
+    url,
+    port,
+    store,
+    queues,
+    metrics,
+    reconcile: doReconcile,
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Reverse order; every step runs even when one fails.
+      for (const fn of cleanups.reverse()) {
+        try {
+          await fn();
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'close step failed');
+        }
+      }
+    },
+  };
+}
