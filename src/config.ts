@@ -101,9 +101,10 @@ function readYaml(file: string): unknown {
 }
 
 /** Loads the shipped pack with an optional override file; errors name the file and the field. */
-export function loadPack(configFile?: string, dryRunEnv?: boolean): Pack {
+export function loadPack(configFile?: string, dryRunEnv?: boolean, overrides?: unknown): Pack {
   let raw = readYaml(SHIPPED_PACK);
   if (configFile) raw = mergeDeep(raw, readYaml(configFile));
+  if (overrides !== undefined) raw = mergeDeep(raw, overrides);
   const parsed = PackSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -119,7 +120,10 @@ function truthy(v: string | undefined): boolean {
 }
 
 /** Reads the environment (DESIGN.md's names) and the config file into one validated Config. */
-export function loadConfig(opts: { configFile?: string; port?: number } = {}, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(
+  opts: { configFile?: string; port?: number; packOverrides?: unknown } = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Config {
   const configFile = opts.configFile ?? env.MAPEK_CONFIG ?? undefined;
   const portText = opts.port ?? env.PORT ?? '8080';
   const port = Number(portText);
@@ -129,7 +133,7 @@ export function loadConfig(opts: { configFile?: string; port?: number } = {}, en
       ? { bearer: env.PROMETHEUS_BEARER_TOKEN, username: env.PROMETHEUS_USERNAME, password: env.PROMETHEUS_PASSWORD }
       : undefined;
   return {
-    pack: loadPack(configFile, truthy(env.MAPEK_DRY_RUN)),
+    pack: loadPack(configFile, truthy(env.MAPEK_DRY_RUN), opts.packOverrides),
     configFile,
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
     prometheusUrl: (env.PROMETHEUS_URL || 'http://127.0.0.1:9090').replace(/\/+$/, ''),

@@ -1,0 +1,113 @@
+/**
+ * The loop closes on real components: the simulator over HTTP, Prometheus evaluating the shipped
+ * Charter rules, Alertmanager with the shipped routes, Redis, SQLite. Effects are counted at the
+ * simulator, the receiving end.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalLoop, type LocalLoop } from '../../src/stack/local-loop.ts';
+
+let loop: LocalLoop;
+
+async function json<T>(url: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(url, init);
+  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** Polls until `fn` returns a value (not undefined) or the deadline passes. */
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+interface Incident {
+  id: string;
+  state: string;
+  labels: Record<string, string>;
+  actions: Array<{ step: string; status: string; idempotencyKey: string }>;
+  observations: unknown[];
+  findings: unknown[];
+  plan: { history: Array<{ from: string; to: string }> } | null;
+}
+
+type Items = { items: Array<{ node_or_service?: string; idempotency_key: string }> };
+
+async function effects(node: string) {
+  const get = async (path: string) => (await json<Items>(`${loop.sim.url}${path}`)).items.filter((r) => r.node_or_service === node);
+  return {
+    quarantines: await get('/api/quarantines'),
+    investigations: await get('/api/investigations'),
+    notifications: await get('/api/committee/notifications'),
+    revocations: await get('/api/revocations'),
+  };
+}
+
+async function incidentFor(node: string): Promise<Incident | undefined> {
+  const list = await json<{ items: Array<{ id: string }> }>(`${loop.mapek.url}/api/incidents?label=node_or_service=${encodeURIComponent(node)}`);
+  const first = list.items[0];
+  return first ? json<Incident>(`${loop.mapek.url}/api/incidents/${first.id}`) : undefined;
+}
+
+beforeAll(async () => {
+  loop = await startLocalLoop();
+}, 90_000);
+
+afterAll(async () => {
+  await loop?.stop();
+});
+
+describe('a violation burst on real Prometheus and Alertmanager', () => {
+  it('quarantines, investigates and notifies exactly once, then resolves after verification', async () => {
+    const node = 'node-e2e-resolve';
+    await json(`${loop.sim.url}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'violation_burst', node_or_service: node, severity: 'SUSPENSION' }) });
+    const incident = await until('the incident to resolve', async () => {
+      const inc = await incidentFor(node);
+      return inc?.state === 'resolved' ? inc : undefined;
+    }, 120_000);
+    // Alertmanager re-sends every 10 s in this stack: let at least one re-send arrive.
+    await until('a re-sent notification', async () => {
+      const inc = await incidentFor(node);
+      return inc && inc.observations.length >= 1 ? inc : undefined;
+    }, 5_000);
+    const seen = await effects(node);
+    expect(seen.quarantines).toHaveLength(1);
+    expect(seen.investigations).toHaveLength(1);
+    expect(seen.notifications).toHaveLength(1);
+    expect(seen.revocations).toHaveLength(0);
+    expect(seen.quarantines[0]!.idempotency_key).toBe(incident.actions.find((a) => a.step === 'quarantine')!.idempotencyKey);
+    const steps = incident.actions.map((a) => a.step);
+    expect(steps.slice(0, 4)).toEqual(['lookup-severity', 'investigate', 'quarantine', 'notify-committee']);
+    expect(incident.plan!.history.map((h) => h.to)).toContain('verifying');
+    expect(incident.plan!.history.at(-1)!.to).toBe('resolved');
+    expect(incident.labels).toMatchObject({ node_or_service: node, alertname: 'CriticalViolationDetected' });
+    // One incident for the node, whatever Alertmanager re-sent.
+    const all = await json<{ items: unknown[] }>(`${loop.mapek.url}/api/incidents?label=node_or_service=${node}`);
+    expect(all.items).toHaveLength(1);
+  }, 150_000);
+
+  it('escalates when the quarantine does not stop the violations', async () => {
+    const node = 'node-e2e-stubborn';
+    const post = (body: unknown) => json(`${loop.sim.url}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    await post({ kind: 'quarantine_ineffective', node_or_service: node });
+    await post({ kind: 'violation_burst', node_or_service: node, severity: 'SUSPENSION' });
+    const incident = await until('the incident to escalate', async () => {
+      const inc = await incidentFor(node);
+      return inc?.state === 'escalated' ? inc : undefined;
+    }, 150_000);
+    const seen = await effects(node);
+    expect(seen.quarantines).toHaveLength(1);
+    expect(seen.investigations).toHaveLength(1);
+    expect(incident.actions.find((a) => a.step === 'page')).toBeDefined();
+    expect(incident.plan!.history.at(-1)!.to).toBe('escalated');
+  }, 180_000);
+});
