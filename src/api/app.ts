@@ -47,7 +47,8 @@ async function check(fn: () => Promise<void>): Promise<{ ok: boolean; error?: st
 /** Builds the app (not listening): routes, error mapping, and the webhook's durable-before-202 path. */
 export function buildApp(deps: AppDeps) {
   const { config, store, metrics } = deps;
-  const app = Fastify({ loggerInstance: deps.log, bodyLimit: config.bodyLimit, disableRequestLogging: true });
+  // Per-request logs stay below warn: a busy webhook would drown the loop's own log lines.
+  const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }, { level: deps.log.level === 'silent' ? 'silent' : 'warn' }), bodyLimit: config.bodyLimit });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const isWebhook = req.url.startsWith('/webhooks/');
