@@ -81,6 +81,10 @@ export function buildApp(deps: AppDeps) {
   };
 
   app.post('/webhooks/alertmanager', async (req, reply) => {
+    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') {
+      return reply.code(415).send({ error: `unsupported content type ${type || '(none)'}: send application/json` });
+    }
     if (config.webhookToken && !bearerMatches(req.headers.authorization, config.webhookToken)) {
       return reply.code(401).send({ error: 'missing or wrong bearer token' });
     }

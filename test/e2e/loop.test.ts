@@ -4,6 +4,10 @@
  * simulator, the receiving end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startAlertmanager } from '../../src/stack/processes.ts';
 import { startLocalLoop, type LocalLoop } from '../../src/stack/local-loop.ts';
 
 let loop: LocalLoop;
@@ -110,4 +114,57 @@ describe('a violation burst on real Prometheus and Alertmanager', () => {
     expect(incident.actions.find((a) => a.step === 'page')).toBeDefined();
     expect(incident.plan!.history.at(-1)!.to).toBe('escalated');
   }, 180_000);
+
+  it("acts once on an alert from someone else's Alertmanager about a node it has never seen", async () => {
+    const node = `node-never-seen-${Date.now().toString(36)}`;
+    // A minimal configuration as an operator might write it: one route, one webhook receiver.
+    const foreign = await startAlertmanager({
+      dir: mkdtempSync(join(tmpdir(), 'mapek-foreign-am-')),
+      configYaml: [
+        'route:',
+        '  receiver: controller',
+        "  group_by: ['...']",
+        '  group_wait: 1s',
+        '  group_interval: 2s',
+        '  repeat_interval: 4s',
+        'receivers:',
+        '  - name: controller',
+        '    webhook_configs:',
+        `      - url: ${loop.mapek.url}/webhooks/alertmanager`,
+        '        send_resolved: true',
+        '        http_config:',
+        '          authorization:',
+        `            credentials: ${loop.token}`,
+      ].join('\n'),
+    });
+    try {
+      const dedupBefore = await dedupCount();
+      const res = await fetch(`${foreign.url}/api/v2/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([{ labels: { alertname: 'CriticalViolationDetected', node_or_service: node, severity: 'critical' }, annotations: { summary: 'from elsewhere' } }]),
+      });
+      expect(res.status).toBe(200);
+      await until('the quarantine at the Charter', async () => ((await effects(node)).quarantines.length > 0 ? true : undefined), 60_000);
+      // Let Alertmanager re-send (repeat_interval 4 s): the re-send is deduplicated, not acted on.
+      await until('a deduplicated re-send', async () => ((await dedupCount()) > dedupBefore ? true : undefined), 30_000);
+      const seen = await effects(node);
+      expect(seen.investigations).toHaveLength(1);
+      expect(seen.quarantines).toHaveLength(1);
+      const incident = (await incidentFor(node))!;
+      expect(incident.findings).toHaveLength(1);
+      expect(incident.observations).toHaveLength(1);
+      expect(incident.actions.filter((a) => a.step === 'quarantine')).toHaveLength(1);
+      const all = await json<{ items: unknown[] }>(`${loop.mapek.url}/api/incidents?label=node_or_service=${node}`);
+      expect(all.items).toHaveLength(1);
+    } finally {
+      await foreign.stop();
+    }
+  }, 120_000);
 });
+
+async function dedupCount(): Promise<number> {
+  const text = await (await fetch(`${loop.mapek.url}/metrics`)).text();
+  const m = /^mapek_observations_deduplicated_total\{source="alertmanager"\} (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
