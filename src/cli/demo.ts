@@ -38,10 +38,10 @@ export async function runDemo(opts: DemoOptions): Promise<string> {
   try {
     loop = await startLocalLoop({ logger: pino({ level: 'silent' }) });
   } catch (err) {
-    if (err instanceof MissingBinariesError) throw new Error(`Prometheus and Alertmanager are needed for the demo; install them with:\n  ${err.command}`);
+    if (err instanceof MissingBinariesError) throw new Error(`Prometheus and Alertmanager are needed for the demo; install them with:\n  ${err.command}`, { cause: err });
     throw err;
   }
-  let finalState = 'unknown';
+  let finalState: string;
   try {
     say(`  simulator     ${loop.sim.url}   (the Charter: metrics + actuator API)`);
     say(`  mapek         ${loop.mapek.url}   (webhook, API, loop, workers; knowledge ${loop.config.knowledgeUrl})`);

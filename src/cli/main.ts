@@ -132,7 +132,9 @@ program
   .action(async (opts: { keepRunning?: boolean; node: string; severity: string }) => {
     try {
       const { runDemo } = await import('./demo.ts');
-      await runDemo(opts);
+      const state = await runDemo(opts);
+      // The demo is also a smoke test of a new machine: say so when the loop did not close.
+      if (state !== 'resolved' && state !== 'escalated') process.exitCode = 1;
     } catch (err) {
       fail(err);
     }

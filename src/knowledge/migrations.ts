@@ -1,8 +1,12 @@
 /** Schema migrations, run by `mapek start` and every CLI command that touches knowledge. */
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
+// Migrations see the schema as it was then, not today's Database type.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDb = Kysely<any>;
+
 const initial: Migration = {
-  async up(db: Kysely<any>) {
+  async up(db: AnyDb) {
     await db.schema
       .createTable('observations')
       .addColumn('id', 'text', (c) => c.primaryKey())
@@ -123,7 +127,7 @@ const provider: MigrationProvider = {
 };
 
 /** Brings the schema up to date; throws with the failing migration's error. */
-export async function migrate(db: Kysely<any>): Promise<void> {
+export async function migrate(db: AnyDb): Promise<void> {
   const migrator = new Migrator({ db, provider, migrationTableName: 'mapek_migrations', migrationLockTableName: 'mapek_migrations_lock' });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
