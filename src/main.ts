@@ -75,7 +75,9 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
     const w = new Worker(queueName(config.queuePrefix, stage), fn, {
       connection: connection as unknown as ConnectionOptions,
       concurrency,
-      // A worker killed mid-job: another picks the job up after this long (the key keeps the effect single).
+      // A worker killed mid-job loses its lock after lockDuration; the stalled check then hands
+      // the job to another worker, which retries with the same Idempotency-Key (one effect).
+      lockDuration: 10_000,
       stalledInterval: 5000,
       maxStalledCount: 3,
       settings: {
