@@ -125,7 +125,7 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): Config {
   const configFile = opts.configFile ?? env.MAPEK_CONFIG ?? undefined;
-  const portText = opts.port ?? env.PORT ?? '8080';
+  const portText = opts.port ?? (env.PORT || '8080');
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT: not a port number: "${portText}"`);
   const auth =

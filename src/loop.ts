@@ -1,6 +1,6 @@
 /** The stage processors: each re-reads knowledge, does its one step, commits, then wakes the next stage. */
 import type { Logger } from 'pino';
-import { findingFromAlert, type AlertSignal, type PlaybookRoute } from './analyze/findings.ts';
+import { findingFromAlert, resolvedFindingId, type AlertSignal, type PlaybookRoute } from './analyze/findings.ts';
 import { parseDuration, type Clock } from './clock.ts';
 import type { Pack } from './config.ts';
 import { PermanentActionError } from './errors.ts';
@@ -53,7 +53,7 @@ export async function analyzeObservation(deps: LoopDeps, observationId: string):
       severity = draft.severity;
     }
     return draft;
-  });
+  }, (o) => (o.source === 'alertmanager' ? resolvedFindingId((o.payload as { alert: AlertSignal }).alert) : null));
   if (res.findingId && kind && res.outcome !== 'duplicate finding') deps.metrics.findings.inc({ kind, severity });
   if (res.opened) deps.metrics.incidentsOpened.inc({ playbook: 'critical-violation' });
   if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `f_${res.findingId}`));

@@ -34,12 +34,15 @@ export interface FindingDraft {
   unrouted?: string;
 }
 
+/** The dedup key of one Alertmanager notification of one alert: fingerprint + status + startsAt. */
+export function alertDedupKey(fingerprint: string, status: string, startsAt: string): string {
+  return `am|${fingerprint}|${status}|${startsAt}`;
+}
+
 /** The subject key of an incident: its subject labels, sorted, as one string. */
 export function subjectKey(subject: Record<string, string>): string {
-  return Object.keys(subject)
-    .sort()
-    .map((k) => `${k}=${subject[k]}`)
-    .join(',');
+  // JSON keeps values apart even when they contain "," or "=".
+  return JSON.stringify(Object.keys(subject).sort().map((k) => [k, subject[k]]));
 }
 
 /** A firing alert → a finding (its id is stable across re-sends: fingerprint + startsAt); resolved → null. */
@@ -78,4 +81,9 @@ export function findingFromAlert(alert: AlertSignal, routes: readonly PlaybookRo
   }
   finding.route = { playbook: route.playbook, subject, subjectKey: subjectKey(subject) };
   return finding;
+}
+
+/** The finding a resolved alert resolves (same fingerprint and startsAt), or null for a firing one. */
+export function resolvedFindingId(alert: AlertSignal): string | null {
+  return alert.status === 'resolved' ? stableId('fnd', alert.fingerprint, alert.startsAt) : null;
 }

@@ -48,7 +48,7 @@ export async function openKnowledge(url: string): Promise<KnowledgeDb> {
     throw new ConfigError(`KNOWLEDGE_URL: unsupported "${url}" (expected sqlite:PATH or postgres://...)`);
   }
   try {
-    await migrate(handle.db);
+    await migrate(handle.db, handle.kind);
   } catch (err) {
     await handle.close().catch(() => {});
     throw err;

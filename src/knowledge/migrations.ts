@@ -5,8 +5,12 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyDb = Kysely<any>;
 
-const initial: Migration = {
-  async up(db: AnyDb) {
+function initial(postgres: boolean): Migration {
+  return { up: (db: AnyDb) => createInitial(db, postgres) };
+}
+
+async function createInitial(db: AnyDb, postgres: boolean): Promise<void> {
+  {
     await db.schema
       .createTable('observations')
       .addColumn('id', 'text', (c) => c.primaryKey())
@@ -50,6 +54,7 @@ const initial: Migration = {
       .addColumn('labels', 'text', (c) => c.notNull())
       .addColumn('evidence', 'text', (c) => c.notNull())
       .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('resolved_at', 'text')
       .execute();
     await db.schema.createIndex('findings_incident').on('findings').column('incident_id').execute();
     await db.schema
@@ -65,13 +70,14 @@ const initial: Migration = {
     await db.schema
       .createTable('plan_events')
       .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('seq', postgres ? 'bigserial' : 'integer', (c) => c.notNull())
       .addColumn('incident_id', 'text', (c) => c.notNull())
       .addColumn('type', 'text', (c) => c.notNull())
       .addColumn('payload', 'text', (c) => c.notNull())
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('applied_at', 'text')
       .execute();
-    await db.schema.createIndex('plan_events_pending').on('plan_events').columns(['incident_id', 'applied_at']).execute();
+    await db.schema.createIndex('plan_events_pending').on('plan_events').columns(['incident_id', 'applied_at', 'seq']).execute();
     await db.schema
       .createTable('decisions')
       .addColumn('id', 'text', (c) => c.primaryKey())
@@ -117,17 +123,16 @@ const initial: Migration = {
       .addColumn('fired_at', 'text')
       .execute();
     await db.schema.createIndex('timers_pending').on('timers').columns(['fired_at', 'due_at']).execute();
-  },
-};
-
-const provider: MigrationProvider = {
-  async getMigrations() {
-    return { '0001_initial': initial };
-  },
-};
+  }
+}
 
 /** Brings the schema up to date; throws with the failing migration's error. */
-export async function migrate(db: AnyDb): Promise<void> {
+export async function migrate(db: AnyDb, kind: 'sqlite' | 'postgres'): Promise<void> {
+  const provider: MigrationProvider = {
+    async getMigrations() {
+      return { '0001_initial': initial(kind === 'postgres') };
+    },
+  };
   const migrator = new Migrator({ db, provider, migrationTableName: 'mapek_migrations', migrationLockTableName: 'mapek_migrations_lock' });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** Table shapes of the knowledge store: one schema for SQLite and PostgreSQL (times are ISO text, JSON is text). */
 
 export interface ObservationTable {
@@ -25,6 +27,7 @@ export interface FindingTable {
   labels: string;
   evidence: string;
   created_at: string;
+  resolved_at: string | null;
 }
 
 export interface IncidentTable {
@@ -52,6 +55,8 @@ export interface PlanTable {
 
 export interface PlanEventTable {
   id: string;
+  /** Arrival order (events of one millisecond included): bigserial on PostgreSQL, max+1 under SQLite's single writer. */
+  seq: Generated<number>;
   incident_id: string;
   type: string;
   payload: string;

@@ -1,6 +1,6 @@
 /** The knowledge store: the system of record for every arrow of the loop (DESIGN.md, principle 2). */
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { FindingDraft } from '../analyze/findings.ts';
+import { alertDedupKey, type FindingDraft } from '../analyze/findings.ts';
 import type { Clock } from '../clock.ts';
 import { newId, stableId } from '../ids.ts';
 import type { ActionRequest, IncidentState, PlanEvent, StepResult } from '../plan/types.ts';
@@ -110,9 +110,6 @@ function decodeCursor(cursor: string): [string, string] | null {
   const i = text.lastIndexOf('|');
   return i > 0 ? [text.slice(0, i), text.slice(i + 1)] : null;
 }
-function likeEscape(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
 
 function toAction(r: Database['actions']): ActionRecord {
   return {
@@ -194,6 +191,15 @@ export class KnowledgeStore {
     return new Date(this.clock.now()).toISOString();
   }
 
+  /** Appends a plan event once (its id is the idempotency key); false when it was already there. */
+  private async insertEvent(tx: Db, incidentId: string, id: string, event: PlanEvent, now: string): Promise<boolean> {
+    const row = { id, incident_id: incidentId, type: event.type, payload: j(event), created_at: now, applied_at: null };
+    const values =
+      this.handle.kind === 'sqlite' ? { ...row, seq: sql<number>`(select coalesce(max(seq), 0) + 1 from plan_events)` } : row;
+    const res = await tx.insertInto('plan_events').values(values).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
   /** Answers when the database does. */
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
@@ -241,6 +247,7 @@ export class KnowledgeStore {
   async processObservation(
     id: string,
     analyze: (o: ObservationRecord) => FindingDraft | null,
+    resolves?: (o: ObservationRecord) => string | null,
   ): Promise<{ incidentId?: string; findingId?: string; opened?: boolean; outcome: string }> {
     return this.db.transaction().execute(async (tx) => {
       const row = await tx.selectFrom('observations').selectAll().where('id', '=', id).executeTakeFirst();
@@ -250,7 +257,15 @@ export class KnowledgeStore {
       const finish = async (outcome: string) => {
         await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).execute();
       };
-      const draft = analyze(toObservation(row));
+      const observation = toObservation(row);
+      const resolvedId = resolves?.(observation) ?? null;
+      if (resolvedId) {
+        const res = await tx.updateTable('findings').set({ resolved_at: now }).where('id', '=', resolvedId).where('resolved_at', 'is', null).executeTakeFirst();
+        const outcome = Number(res.numUpdatedRows) > 0 ? `resolved finding ${resolvedId}` : 'resolution of an unknown or already resolved finding';
+        await finish(outcome);
+        return { findingId: resolvedId, outcome };
+      }
+      const draft = analyze(observation);
       if (!draft) {
         await finish('no finding');
         return { outcome: 'no finding' };
@@ -268,6 +283,7 @@ export class KnowledgeStore {
           labels: j(draft.labels),
           evidence: j(draft.evidence),
           created_at: now,
+          resolved_at: null,
         })
         .onConflict((oc) => oc.doNothing())
         .executeTakeFirst();
@@ -305,7 +321,7 @@ export class KnowledgeStore {
         eventId = stableId('evt', 'open', incidentId);
       }
       await tx.updateTable('findings').set({ incident_id: incidentId }).where('id', '=', draft.id).execute();
-      await tx.insertInto('plan_events').values({ id: eventId, incident_id: incidentId, type: event.type, payload: j(event), created_at: now, applied_at: null }).execute();
+      await this.insertEvent(tx, incidentId, eventId, event, now);
       await finish(active ? `joined incident ${incidentId}` : `opened incident ${incidentId}`);
       return { incidentId, findingId: draft.id, opened: !active, outcome: active ? 'joined' : 'opened' };
     });
@@ -321,8 +337,7 @@ export class KnowledgeStore {
       .select(['id', 'payload'])
       .where('incident_id', '=', incidentId)
       .where('applied_at', 'is', null)
-      .orderBy('created_at')
-      .orderBy('id')
+      .orderBy('seq')
       .execute();
     return {
       incident: toIncident(inc),
@@ -470,11 +485,7 @@ export class KnowledgeStore {
         status === 'dead'
           ? { type: 'action.failed', step: row.step, actionId: id, error: error ?? 'failed' }
           : { type: 'action.succeeded', step: row.step, actionId: id, result: outcome };
-      await tx
-        .insertInto('plan_events')
-        .values({ id: stableId('evt', 'outcome', id), incident_id: row.incident_id, type: event.type, payload: j(event), created_at: now, applied_at: null })
-        .onConflict((oc) => oc.doNothing())
-        .execute();
+      await this.insertEvent(tx, row.incident_id, stableId('evt', 'outcome', id), event, now);
       return { incidentId: row.incident_id };
     });
   }
@@ -487,11 +498,7 @@ export class KnowledgeStore {
       if (!row || row.fired_at) return null;
       await tx.updateTable('timers').set({ fired_at: now }).where('id', '=', id).execute();
       const event: PlanEvent = { type: 'timer.fired', name: row.name };
-      await tx
-        .insertInto('plan_events')
-        .values({ id: stableId('evt', 'timer', id), incident_id: row.incident_id, type: event.type, payload: j(event), created_at: now, applied_at: null })
-        .onConflict((oc) => oc.doNothing())
-        .execute();
+      await this.insertEvent(tx, row.incident_id, stableId('evt', 'timer', id), event, now);
       return { incidentId: row.incident_id };
     });
   }
@@ -521,7 +528,9 @@ export class KnowledgeStore {
     let query = this.db.selectFrom('incidents').selectAll();
     if (q.state) query = query.where('state', '=', q.state);
     for (const [k, v] of q.labels ?? []) {
-      query = query.where(sql<boolean>`labels like ${'%' + likeEscape(JSON.stringify({ [k]: v }).slice(1, -1)) + '%'} escape '\\'`);
+      const needle = JSON.stringify({ [k]: v }).slice(1, -1);
+      // instr/strpos: case-sensitive on both backends (SQLite's LIKE is not).
+      query = query.where(this.handle.kind === 'sqlite' ? sql<boolean>`instr(labels, ${needle}) > 0` : sql<boolean>`strpos(labels, ${needle}) > 0`);
     }
     const c = q.cursor ? decodeCursor(q.cursor) : null;
     if (c) query = query.where((eb) => eb.or([eb('created_at', '<', c[0]), eb.and([eb('created_at', '=', c[0]), eb('id', '<', c[1])])]));
@@ -536,9 +545,13 @@ export class KnowledgeStore {
     const inc = await this.db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
     if (!inc) return null;
     const findings = await this.db.selectFrom('findings').selectAll().where('incident_id', '=', id).orderBy('created_at').execute();
-    const fingerprints = [...new Set(findings.map((f) => f.fingerprint))];
-    const observations = fingerprints.length
-      ? await this.db.selectFrom('observations').selectAll().where('fingerprint', 'in', fingerprints).orderBy('received_at').execute()
+    // This incident's notifications: each finding's alert (fingerprint and startsAt), firing and resolved.
+    const keys = findings.flatMap((f) => {
+      const startsAt = String((p<Record<string, unknown>>(f.evidence) ?? {}).startsAt ?? '');
+      return [alertDedupKey(f.fingerprint, 'firing', startsAt), alertDedupKey(f.fingerprint, 'resolved', startsAt)];
+    });
+    const observations = keys.length
+      ? await this.db.selectFrom('observations').selectAll().where('dedup_key', 'in', keys).orderBy('received_at').execute()
       : [];
     const plan = await this.db.selectFrom('plans').selectAll().where('incident_id', '=', id).executeTakeFirst();
     const decisions = await this.db.selectFrom('decisions').selectAll().where('incident_id', '=', id).orderBy('at').orderBy('id').execute();
@@ -556,6 +569,7 @@ export class KnowledgeStore {
         evidence: p(f.evidence),
         observationId: f.observation_id,
         createdAt: f.created_at,
+        resolvedAt: f.resolved_at,
       })),
       plan: plan
         ? {

@@ -1,6 +1,6 @@
 /** The Alertmanager webhook (v4): validation, and each alert turned into an observation with its dedup key. */
 import { z } from 'zod';
-import type { AlertSignal } from '../analyze/findings.ts';
+import { alertDedupKey, type AlertSignal } from '../analyze/findings.ts';
 import { ValidationError } from '../errors.ts';
 import { stableId } from '../ids.ts';
 import type { NewObservation } from '../knowledge/store.ts';
@@ -51,7 +51,7 @@ export function parseWebhook(body: unknown): WebhookPayload {
  */
 export function observationsFromWebhook(payload: WebhookPayload): NewObservation[] {
   return payload.alerts.map((a) => {
-    const dedupKey = `am|${a.fingerprint}|${a.status}|${a.startsAt}`;
+    const dedupKey = alertDedupKey(a.fingerprint, a.status, a.startsAt);
     const signal: AlertSignal = {
       status: a.status,
       labels: a.labels,

@@ -36,7 +36,7 @@ describe('findingFromAlert', () => {
       description: 'BAN-level violation observed',
       generatorURL: 'http://prometheus:9090/graph?g0.expr=x',
     });
-    expect(f.route).toEqual({ playbook: 'critical-violation', subject: { node_or_service: 'node-3' }, subjectKey: 'node_or_service=node-3' });
+    expect(f.route).toEqual({ playbook: 'critical-violation', subject: { node_or_service: 'node-3' }, subjectKey: '[["node_or_service","node-3"]]' });
     expect(f.unrouted).toBeUndefined();
   });
 
@@ -122,9 +122,9 @@ describe('findingFromAlert', () => {
 
 describe('subjectKey', () => {
   it('sorts the labels by name', () => {
-    expect(subjectKey({ zone: 'eu', cluster: 'c1', node_or_service: 'n' })).toBe('cluster=c1,node_or_service=n,zone=eu');
-    expect(subjectKey({ node_or_service: 'node-3' })).toBe('node_or_service=node-3');
-    expect(subjectKey({})).toBe('');
+    expect(subjectKey({ zone: 'eu', cluster: 'c1', node_or_service: 'n' })).toBe('[["cluster","c1"],["node_or_service","n"],["zone","eu"]]');
+    expect(subjectKey({ node_or_service: 'node-3' })).toBe('[["node_or_service","node-3"]]');
+    expect(subjectKey({})).toBe('[]');
   });
 
   it('does not depend on the order labels arrive in', () => {
@@ -140,7 +140,7 @@ describe('subjectKey', () => {
     const routes: PlaybookRoute[] = [{ playbook: 'p', alertnames: ['A'], subjectLabels: ['zone', 'cluster'] }];
     const a = findingFromAlert({ ...alert(), labels: { alertname: 'A', cluster: 'c', zone: 'z' } }, routes)!;
     const b = findingFromAlert({ ...alert(), labels: { zone: 'z', alertname: 'A', cluster: 'c' } }, routes)!;
-    expect(a.route!.subjectKey).toBe('cluster=c,zone=z');
+    expect(a.route!.subjectKey).toBe('[["cluster","c"],["zone","z"]]');
     expect(b.route!.subjectKey).toBe(a.route!.subjectKey);
   });
 

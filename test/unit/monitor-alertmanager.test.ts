@@ -253,7 +253,7 @@ describe('prototype pollution', () => {
         const f = findingFromAlert((o.payload as { alert: AlertSignal }).alert, [
           { playbook: 'critical-violation', alertnames: ['CriticalViolationDetected'], subjectLabels: ['node_or_service'] },
         ]);
-        expect(f?.route?.subjectKey).toMatch(/^node_or_service=n[12]$/);
+        expect(f?.route?.subjectKey).toMatch(/^\[\["node_or_service","n[12]"\]\]$/);
         expect((f!.labels as Record<string, unknown>).polluted).toBeUndefined();
       }
       // a label named constructor is data, not a function

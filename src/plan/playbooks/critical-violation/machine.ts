@@ -32,7 +32,7 @@ export interface CriticalViolationContext extends CriticalViolationInput {
   cursor: number;
   verifyChecks: number;
   lastVerification?: Record<string, unknown>;
-  removal?: 'awaiting_approval' | 'expired';
+  removal?: 'awaiting_approval' | 'expired' | 'done' | 'failed';
   escalationReason?: string;
 }
 
@@ -86,6 +86,7 @@ export const criticalViolationMachine = setup({
     verificationHolds: ({ event }) =>
       event.type === 'action.succeeded' && event.step.startsWith('verify-') && event.result.holds === true,
     isVerifyAnswer: ({ event }) => stepOf(event)?.startsWith('verify-') === true,
+    isRemovalOutcome: ({ context, event }) => stepOf(event) === 'remove-node' && context.removal === 'awaiting_approval',
     isRemovalDeadline: ({ context, event }) =>
       event.type === 'timer.fired' && event.name === 'removal-deadline' && context.removal === 'awaiting_approval',
   },
@@ -94,6 +95,9 @@ export const criticalViolationMachine = setup({
   context: ({ input }) => ({ ...input, steps: [], cursor: 0, verifyChecks: 0 }),
   initial: 'lookingUp',
   on: {
+    // The gated removal runs beside the plan: its outcome is recorded whatever state the plan is in.
+    'action.succeeded': { guard: 'isRemovalOutcome', actions: assign({ removal: 'done' }) },
+    'action.failed': { guard: 'isRemovalOutcome', actions: assign({ removal: 'failed' }) },
     // A removal's deadline counts whatever state verification reached (CHARTER.md).
     'timer.fired': {
       guard: 'isRemovalDeadline',
