@@ -15,6 +15,11 @@ const duration = z.string().refine((s) => {
   }
 }, 'expected a duration such as 30s, 5m, 2h');
 
+const actionQueue = z.object({
+  concurrency: z.number().int().min(1),
+  rateLimit: z.object({ max: z.number().int().min(1), per: duration }),
+});
+
 const PackSchema = z.object({
   name: z.string().min(1),
   version: z.string().min(1),
@@ -41,7 +46,8 @@ const PackSchema = z.object({
     backoff: duration,
     maxBackoff: duration,
     timeout: duration,
-    concurrency: z.number().int().min(1),
+    drainTimeout: duration,
+    queues: z.object({ charter: actionQueue, prometheus: actionQueue, notify: actionQueue }),
   }),
 });
 

@@ -110,7 +110,7 @@ export async function stepIncident(deps: LoopDeps, incidentId: string): Promise<
     applied += 1;
     deps.metrics.planSteps.inc({ machine: playbook.machine.id, state: result.to });
     deps.log.info({ incident: incidentId, from: result.from, to: result.to, event: next.event.type, actions: result.actions.map((a) => a.step) }, 'plan step');
-    for (const a of committed.actions) if (a.status === 'planned') await wake(deps, 'action', () => deps.queues.action(a.id));
+    for (const a of committed.actions) if (a.status === 'planned') await wake(deps, 'action', () => deps.queues.action(a.id, a.type));
     for (const t of committed.timers) await wake(deps, 'timer', () => deps.queues.timer(t.id, t.dueAt, deps.clock.now()));
   }
 }
@@ -176,7 +176,7 @@ export async function reconcile(deps: LoopDeps): Promise<{ observations: number;
   const stamp = deps.clock.now().toString(36);
   for (const id of work.observations) await deps.queues.analyze(id);
   for (const id of work.incidents) await deps.queues.plan(id, `r_${stamp}`);
-  for (const id of work.actions) await deps.queues.action(id);
+  for (const a of work.actions) await deps.queues.action(a.id, a.type);
   for (const t of work.timers) await deps.queues.timer(t.id, t.dueAt, deps.clock.now());
   return { observations: work.observations.length, incidents: work.incidents.length, actions: work.actions.length, timers: work.timers.length };
 }

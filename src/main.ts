@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino';
 import { buildApp } from './api/app.ts';
 import { parseDuration, systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import { backoffDelay, LoopQueues, producerConnection, queueName, workerConnection } from './execute/queues.ts';
+import { ACTION_FAMILIES, backoffDelay, LoopQueues, producerConnection, queueName, workerConnection, type Stage } from './execute/queues.ts';
 import { RetryableActionError } from './execute/actuators/types.ts';
 import { openKnowledge } from './knowledge/db.ts';
 import { KnowledgeStore } from './knowledge/store.ts';
@@ -70,11 +70,13 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
   };
 
   const workers: Worker[] = [];
-  const startWorker = (stage: 'analyze' | 'plan' | 'actions' | 'timers', concurrency: number, fn: (job: Job) => Promise<unknown>) => {
+  const drainMs = parseDuration(exec.drainTimeout);
+  const startWorker = (stage: Stage, concurrency: number, fn: (job: Job) => Promise<unknown>, limiter?: { max: number; duration: number }) => {
     const connection = workerConnection(config.redisUrl);
     const w = new Worker(queueName(config.queuePrefix, stage), fn, {
       connection: connection as unknown as ConnectionOptions,
       concurrency,
+      limiter,
       // A worker killed mid-job loses its lock after lockDuration; the stalled check then hands
       // the job to another worker, which retries with the same Idempotency-Key (one effect).
       lockDuration: 10_000,
@@ -90,7 +92,18 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
     w.on('error', (err) => log.debug({ err: err.message, stage }, 'worker connection error'));
     workers.push(w);
     cleanups.push(async () => {
-      await w.close();
+      // Drain: in-flight jobs get drainMs to finish; past it they are left for another worker
+      // (the stalled check hands them on, and the Idempotency-Key keeps their effect single).
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        w.close().then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), drainMs))),
+      ]);
+      clearTimeout(timer);
+      if (!drained) {
+        log.warn({ stage, drainMs }, 'in-flight jobs did not finish before the drain deadline; leaving them to another worker');
+        await w.close(true).catch(() => {});
+      }
       connection.disconnect();
     });
   };
@@ -100,7 +113,15 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
     startWorker('timers', 4, (job) => fireTimer(deps, job.data.timerId));
   }
   if (roles.has('worker')) {
-    startWorker('actions', exec.concurrency, (job) => runAction(deps, job.data.actionId, { made: job.attemptsMade, max: job.opts.attempts ?? 1 }));
+    for (const family of ACTION_FAMILIES) {
+      const q = exec.queues[family];
+      startWorker(
+        `actions-${family}`,
+        q.concurrency,
+        (job) => runAction(deps, job.data.actionId, { made: job.attemptsMade, max: job.opts.attempts ?? 1 }),
+        { max: q.rateLimit.max, duration: parseDuration(q.rateLimit.per) },
+      );
+    }
   }
 
   const doReconcile = async () => {
@@ -135,6 +156,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
       store,
       metrics,
       log,
+      boardQueues: Object.values(queues.queues),
       onObservations: (ids) => {
         for (const id of ids) queues.analyze(id).catch((err: Error) => log.warn({ err: err.message, observation: id }, 'enqueue failed; the reconciler will pick it up'));
       },

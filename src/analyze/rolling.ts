@@ -36,20 +36,26 @@ export class SlidingWindow {
   /** Adds a value, evicting the oldest when full. */
   push(x: number): void {
     const s = this.sorted;
-    let n = this.count;
+    const n = this.count;
     if (n === this.capacity) {
-      const old = this.ring[this.head]!;
-      const at = this.lowerBound(old, n);
-      s.copyWithin(at, at + 1, n);
-      n--;
+      // Replace the evicted value in place: shift only the values between its slot and x's.
+      const a = this.lowerBound(this.ring[this.head]!, n);
+      const pos = this.upperBound(x, n);
+      if (pos <= a) {
+        for (let i = a; i > pos; i--) s[i] = s[i - 1]!;
+        s[pos] = x;
+      } else {
+        for (let i = a; i < pos - 1; i++) s[i] = s[i + 1]!;
+        s[pos - 1] = x;
+      }
     } else {
+      const pos = this.upperBound(x, n);
+      for (let i = n; i > pos; i--) s[i] = s[i - 1]!;
+      s[pos] = x;
       this.count++;
     }
     this.ring[this.head] = x;
     this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
-    const at = this.upperBound(x, n);
-    s.copyWithin(at + 1, at, n);
-    s[at] = x;
   }
 
   /** The value pushed `lag` pushes ago (0 = the newest); NaN when not held. */
@@ -86,41 +92,38 @@ export class SlidingWindow {
 
   /**
    * The median absolute deviation from `center` (the median when omitted): the median of
-   * |x − center|, found by selection over the two sorted runs either side of `center`.
+   * |x − center|, found by selection over the two sorted runs either side of `center`
+   * (O(log n)).
    */
   mad(center = this.median()): number {
     const n = this.count;
     if (n === 0) return Number.NaN;
     const split = this.lowerBound(center, n);
-    // Deviations below center, ascending: center − sorted[split−1], center − sorted[split−2], ...
-    // Deviations at/above center, ascending: sorted[split] − center, sorted[split+1] − center, ...
-    const kthDeviation = (k: number): number => this.kthOfTwo(k, split, center);
-    if (n % 2 === 1) return kthDeviation((n - 1) >> 1);
-    return (kthDeviation(n / 2 - 1) + kthDeviation(n / 2)) / 2;
+    if (n % 2 === 1) return this.kthDeviation((n - 1) >> 1, split, center);
+    return (this.kthDeviation(n / 2 - 1, split, center) + this.kthDeviation(n / 2, split, center)) / 2;
   }
 
-  /** The k-th (0-based) smallest of the merged deviations, by binary search on how many come from the lower run. */
-  private kthOfTwo(k: number, split: number, c: number): number {
+  /**
+   * The k-th (0-based) smallest deviation from c. The deviations below c, ascending, are
+   * c − s[split−1], c − s[split−2], ...; those at or above, s[split] − c, s[split+1] − c, ...
+   * Binary search on how many of the k+1 smallest come from the lower run.
+   */
+  private kthDeviation(k: number, split: number, c: number): number {
     const s = this.sorted;
-    const nLow = split;
     const nHigh = this.count - split;
-    // Take i from the lower run and k+1−i from the upper run; find the i that makes the merge consistent.
-    let lo = Math.max(0, k + 1 - nHigh);
-    let hi = Math.min(k + 1, nLow);
+    let lo = k + 1 - nHigh > 0 ? k + 1 - nHigh : 0;
+    let hi = k + 1 < split ? k + 1 : split;
     while (lo < hi) {
-      const i = (lo + hi) >> 1; // candidate count from lower run
-      const j = k + 1 - i; // from upper run
-      // lower deviation number i (0-based) is c − s[split−1−i]; upper deviation j−1 is s[split+j−1] − c
-      const lowNext = c - s[split - 1 - i]!;
-      const highLast = j > 0 ? s[split + j - 1]! - c : Number.NEGATIVE_INFINITY;
-      if (lowNext < highLast) lo = i + 1;
+      const i = (lo + hi) >> 1;
+      const j = k + 1 - i;
+      // i from the lower run is too few when its next deviation undercuts the upper run's last taken.
+      if (j > 0 && c - s[split - 1 - i]! < s[split + j - 1]! - c) lo = i + 1;
       else hi = i;
     }
-    const i = lo;
-    const j = k + 1 - i;
-    const lowLast = i > 0 ? c - s[split - i]! : Number.NEGATIVE_INFINITY;
-    const highLast = j > 0 ? s[split + j - 1]! - c : Number.NEGATIVE_INFINITY;
-    return Math.max(lowLast, highLast);
+    const j = k + 1 - lo;
+    const low = lo > 0 ? c - s[split - lo]! : Number.NEGATIVE_INFINITY;
+    const high = j > 0 ? s[split + j - 1]! - c : Number.NEGATIVE_INFINITY;
+    return low > high ? low : high;
   }
 
   private lowerBound(x: number, n: number): number {
@@ -157,7 +160,7 @@ export class SamplingInterval {
   private last = Number.NaN;
   private fixed = Number.NaN;
 
-  constructor(private readonly learn = 64) {
+  constructor(private readonly learn = 16) {
     this.gaps = new SlidingWindow(learn);
   }
 
@@ -180,6 +183,85 @@ export class SamplingInterval {
   /** True once the estimate is fixed. */
   get settled(): boolean {
     return !Number.isNaN(this.fixed);
+  }
+}
+
+/** The largest of the last `capacity` values pushed (a monotonic deque: O(1) amortised per push). */
+export class RunningMax {
+  private readonly values: Float64Array;
+  private readonly stamps: Float64Array;
+  private front = 0;
+  private length = 0;
+  private pushed = 0;
+
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`running max capacity must be a positive integer, got ${capacity}`);
+    this.values = new Float64Array(capacity);
+    this.stamps = new Float64Array(capacity);
+  }
+
+  /** Values pushed so far, up to capacity. */
+  get size(): number {
+    return Math.min(this.pushed, this.capacity);
+  }
+
+  push(x: number): void {
+    const cap = this.capacity;
+    // Drop the expired front, then every value at the back that x outranks.
+    if (this.length > 0 && this.stamps[this.front]! <= this.pushed - cap) {
+      this.front = this.front + 1 === cap ? 0 : this.front + 1;
+      this.length--;
+    }
+    while (this.length > 0) {
+      let back = this.front + this.length - 1;
+      if (back >= cap) back -= cap;
+      if (this.values[back]! > x) break;
+      this.length--;
+    }
+    let at = this.front + this.length;
+    if (at >= cap) at -= cap;
+    this.values[at] = x;
+    this.stamps[at] = this.pushed;
+    this.length++;
+    this.pushed++;
+  }
+
+  /** The maximum of the window; −Infinity when empty. */
+  max(): number {
+    return this.length > 0 ? this.values[this.front]! : Number.NEGATIVE_INFINITY;
+  }
+}
+
+/** The mean of the last `capacity` values (NaN until that many were pushed). */
+export class MovingMean {
+  private readonly ring: Float64Array;
+  private head = 0;
+  private count = 0;
+  private sum = 0;
+  private sinceExact = 0;
+
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`moving mean capacity must be a positive integer, got ${capacity}`);
+    this.ring = new Float64Array(capacity);
+  }
+
+  push(x: number): void {
+    if (this.count === this.capacity) this.sum -= this.ring[this.head]!;
+    else this.count++;
+    this.ring[this.head] = x;
+    this.sum += x;
+    this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
+    // Re-add from scratch now and then so rounding errors never accumulate.
+    if (++this.sinceExact >= 4096) {
+      this.sinceExact = 0;
+      let s = 0;
+      for (let i = 0; i < this.count; i++) s += this.ring[i]!;
+      this.sum = s;
+    }
+  }
+
+  mean(): number {
+    return this.count === this.capacity ? this.sum / this.count : Number.NaN;
   }
 }
 

@@ -1,4 +1,8 @@
 /** The Fastify app: webhook intake, inspection API, /metrics and health. */
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { Queue } from 'bullmq';
 import Fastify, { type FastifyError } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
@@ -19,6 +23,8 @@ export interface AppDeps {
   onObservations(ids: string[]): void;
   /** Dependency checks for /readyz. */
   checks: Record<string, () => Promise<void>>;
+  /** Queues shown by Bull Board at /admin/queues. */
+  boardQueues?: Queue[];
   /** Checks shown on /readyz that do not gate readiness (Prometheus). */
   infoChecks?: Record<string, () => Promise<void>>;
 }
@@ -156,6 +162,19 @@ export function buildApp(deps: AppDeps) {
     const down = Object.entries(results).filter(([, r]) => !r.ok).map(([n]) => n);
     return reply.code(down.length ? 503 : 200).send({ status: down.length ? 'unavailable' : 'ready', down, checks: results, info });
   });
+
+  if (deps.boardQueues?.length) {
+    const board = new FastifyAdapter();
+    board.setBasePath('/admin/queues');
+    createBullBoard({ queues: deps.boardQueues.map((q) => new BullMQAdapter(q, { readOnlyMode: false })), serverAdapter: board });
+    void app.register(
+      async (scope) => {
+        scope.addHook('onRequest', requireAdmin);
+        await scope.register(board.registerPlugin());
+      },
+      { prefix: '/admin/queues' },
+    );
+  }
 
   app.get('/', { preHandler: requireAdmin }, async (_req, reply) => {
     const page = await store.listIncidents({ limit: 50 });

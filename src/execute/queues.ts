@@ -2,9 +2,20 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 
+/** Actions run in one queue per actuator family, each with its own concurrency and rate limit. */
+export const ACTION_FAMILIES = ['charter', 'prometheus', 'notify'] as const;
+export type ActionFamily = (typeof ACTION_FAMILIES)[number];
+
 /** The stage queues, by role. */
-export const STAGES = ['analyze', 'plan', 'actions', 'timers'] as const;
+export const STAGES = ['analyze', 'plan', 'timers', 'actions-charter', 'actions-prometheus', 'actions-notify'] as const;
 export type Stage = (typeof STAGES)[number];
+
+/** The family (and so the queue) of an action type. */
+export function actionFamily(type: string): ActionFamily {
+  if (type.startsWith('charter.')) return 'charter';
+  if (type.startsWith('prometheus.')) return 'prometheus';
+  return 'notify';
+}
 
 /** Retry and backoff settings of the actions queue. */
 export interface ActionRetry {
@@ -54,7 +65,7 @@ export class LoopQueues {
       q.on('error', () => {});
       return q;
     };
-    this.queues = { analyze: make('analyze'), plan: make('plan'), actions: make('actions'), timers: make('timers') };
+    this.queues = Object.fromEntries(STAGES.map((s) => [s, make(s)])) as Record<Stage, Queue>;
   }
 
   private static readonly keep: JobsOptions = { removeOnComplete: true, removeOnFail: 1000 };
@@ -70,8 +81,8 @@ export class LoopQueues {
   }
 
   /** Queues one action; its id is (incident, step, iteration), so a re-planned step is never queued twice. */
-  async action(actionId: string): Promise<void> {
-    await this.queues.actions.add('action', { actionId }, { ...LoopQueues.keep, jobId: actionId, attempts: this.retry.attempts, backoff: { type: 'mapek' } });
+  async action(actionId: string, type: string): Promise<void> {
+    await this.queues[`actions-${actionFamily(type)}`].add('action', { actionId }, { ...LoopQueues.keep, jobId: actionId, attempts: this.retry.attempts, backoff: { type: 'mapek' } });
   }
 
   /** Delivers a timer at its absolute deadline. */

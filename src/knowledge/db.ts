@@ -2,11 +2,32 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import pg from 'pg';
 import { ConfigError } from '../errors.ts';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
+
+/**
+ * SQLite transactions that write start with BEGIN IMMEDIATE: a deferred transaction that reads
+ * first and writes later fails at once with SQLITE_BUSY when another process committed in
+ * between (WAL cannot upgrade its snapshot); IMMEDIATE waits on busy_timeout instead.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
+}
 
 /** An open knowledge database and what it is, for logs and benchmarks. */
 export interface KnowledgeDb {
@@ -30,7 +51,7 @@ export async function openKnowledge(url: string): Promise<KnowledgeDb> {
     // FULL: a commit is on disk before the webhook answers 202 (principle 2).
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
     handle = { db, kind: 'sqlite', durability: `sqlite WAL, synchronous=FULL (${file})`, close: () => db.destroy() };
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({

@@ -507,17 +507,17 @@ export class KnowledgeStore {
   async unfinishedWork(): Promise<{
     observations: string[];
     incidents: string[];
-    actions: string[];
+    actions: Array<{ id: string; type: string }>;
     timers: Array<{ id: string; dueAt: string }>;
   }> {
     const observations = await this.unprocessedObservations(10_000);
     const incidents = await this.db.selectFrom('plan_events').select('incident_id').distinct().where('applied_at', 'is', null).execute();
-    const actions = await this.db.selectFrom('actions').select('id').where('status', 'in', ['planned', 'running']).execute();
+    const actions = await this.db.selectFrom('actions').select(['id', 'type']).where('status', 'in', ['planned', 'running']).execute();
     const timers = await this.db.selectFrom('timers').select(['id', 'due_at']).where('fired_at', 'is', null).execute();
     return {
       observations,
       incidents: incidents.map((r) => r.incident_id),
-      actions: actions.map((r) => r.id),
+      actions,
       timers: timers.map((t) => ({ id: t.id, dueAt: t.due_at })),
     };
   }
