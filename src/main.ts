@@ -127,7 +127,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
   const doReconcile = async () => {
     try {
       const counts = await reconcile(deps);
-      log.info(counts, 'reconciled unfinished work from knowledge');
+      if (Object.values(counts).some((n) => n > 0)) log.info(counts, 'reconciled unfinished work from knowledge');
       return counts;
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'reconcile failed; will retry when Redis is back');
@@ -146,6 +146,11 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
     });
     if (producer.status === 'ready') first = false;
     await doReconcile();
+    // Level-based safety net: what another process recorded (a CLI approval, a crashed worker)
+    // is picked up even without a restart.
+    const every = setInterval(() => void doReconcile(), 30_000);
+    every.unref();
+    cleanups.push(async () => clearInterval(every));
   }
 
   let url: string | undefined;
@@ -157,6 +162,12 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
       metrics,
       log,
       boardQueues: Object.values(queues.queues),
+      members: config.pack.committee.members,
+      onApprovalDecided: (action, quorumReached) => {
+        const warn = (err: Error) => log.warn({ err: err.message, action: action.id }, 'enqueue failed; the reconciler will pick it up');
+        if (quorumReached) queues.action(action.id, action.type).catch(warn);
+        queues.plan(action.incidentId, `a_${action.id}_${action.approvals.length}`).catch(warn);
+      },
       onObservations: (ids) => {
         for (const id of ids) queues.analyze(id).catch((err: Error) => log.warn({ err: err.message, observation: id }, 'enqueue failed; the reconciler will pick it up'));
       },

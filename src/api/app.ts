@@ -7,7 +7,8 @@ import Fastify, { type FastifyError } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { UnavailableError, ValidationError, withDeadline } from '../errors.ts';
-import type { KnowledgeStore } from '../knowledge/store.ts';
+import { ApprovalError, type ActionRecord, type KnowledgeStore } from '../knowledge/store.ts';
+import { z } from 'zod';
 import type { LoopMetrics } from '../metrics.ts';
 import { observationsFromWebhook, parseWebhook } from '../monitor/alertmanager.ts';
 import { adminMatches, bearerMatches } from './auth.ts';
@@ -23,6 +24,10 @@ export interface AppDeps {
   onObservations(ids: string[]): void;
   /** Dependency checks for /readyz. */
   checks: Record<string, () => Promise<void>>;
+  /** Wakes the plan of an incident after an approval decision, and a newly approved action. */
+  onApprovalDecided(action: ActionRecord, quorumReached: boolean): void;
+  /** Committee members who count toward a quorum (empty: any non-empty name). */
+  members: string[];
   /** Queues shown by Bull Board at /admin/queues. */
   boardQueues?: Queue[];
   /** Checks shown on /readyz that do not gate readiness (Prometheus). */
@@ -69,6 +74,7 @@ export function buildApp(deps: AppDeps) {
       return reply.code(400).send({ error: `malformed JSON body: ${err.message}` });
     }
     if (err instanceof UnavailableError) return reply.code(503).send({ error: err.message });
+    if (err instanceof ApprovalError) return reply.code({ missing: 404, conflict: 409, invalid: 400 }[err.kind]).send({ error: err.message });
     req.log.error({ err }, 'request failed');
     // For the webhook an internal failure means "not kept": 503 so Alertmanager retries.
     return reply.code(isWebhook ? 503 : 500).send({ error: isWebhook ? 'could not keep the notification; retry' : 'internal error' });
@@ -146,6 +152,23 @@ export function buildApp(deps: AppDeps) {
     if (!d) return reply.code(404).send({ error: 'no such decision' });
     return d;
   });
+
+  const DecisionBody = z.object({ by: z.string().trim().min(1, 'a member name is required'), comment: z.string().max(2000).optional() });
+  for (const decision of ['approve', 'reject'] as const) {
+    app.post(`/api/actions/:id/${decision}`, { preHandler: requireAdmin }, async (req) => {
+      const body = DecisionBody.safeParse(req.body ?? {});
+      if (!body.success) {
+        const issue = body.error.issues[0]!;
+        throw new ValidationError(`${issue.path.join('.') || 'body'}: ${issue.message}`, issue.path.join('.'));
+      }
+      const { action, quorumReached } = await store.decideApproval((req.params as { id: string }).id, decision, body.data.by, {
+        comment: body.data.comment,
+        members: deps.members,
+      });
+      deps.onApprovalDecided(action, quorumReached);
+      return { action, quorumReached };
+    });
+  }
 
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.registry.contentType);

@@ -113,6 +113,22 @@ decisions
     }
   });
 
+for (const decision of ['approve', 'reject'] as const) {
+  program
+    .command(`${decision} <actionId>`)
+    .description(decision === 'approve' ? 'Approve an action that awaits approval (each member counts once toward its quorum)' : 'Reject an action that awaits approval')
+    .requiredOption('--by <name>', 'the committee member deciding')
+    .option('--comment <text>', 'why')
+    .action(async (actionId: string, opts: { by: string; comment?: string }) => {
+      try {
+        const { decideFromCli } = await import('./approvals.ts');
+        console.log(await decideFromCli(decision, actionId, opts.by, opts.comment));
+      } catch (err) {
+        fail(err);
+      }
+    });
+}
+
 program
   .command('sim')
   .description('Run the Charter simulator: the 15 Charter metrics, the actuator API and fault injection')

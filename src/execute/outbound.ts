@@ -110,7 +110,7 @@ export function checkBases(field: string, bases: readonly string[]): string[] {
 
 /** The path part of a raw URL or path (no scheme, authority, query or fragment). */
 function rawPath(raw: string): string {
-  return raw.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/, '').split(/[?#]/, 1)[0] ?? '';
+  return raw.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#\\]*/, '').split(/[?#]/, 1)[0] ?? '';
 }
 
 /** Dot segments (plain or percent-encoded), encoded slashes, backslashes or NULs in the path. */
@@ -139,6 +139,7 @@ export function assertUnderBase(url: string, bases: readonly string[]): URL {
   if (url.length > MAX_URL_LENGTH) reject(url, `longer than ${MAX_URL_LENGTH} characters`);
   // Printable ASCII only: the WHATWG parser silently drops tabs and newlines and maps backslashes.
   if (!/^[\x21-\x7e]+$/.test(url)) reject(url, 'whitespace, control or non-ASCII characters');
+  if (url.includes('\\')) reject(url, 'backslashes are not allowed');
   if (!SCHEME.test(url)) reject(url, 'not an absolute URL');
   if (hasUnsafePath(url)) reject(url, 'dot segments, backslashes or encoded slashes in the path');
   let u: URL;
@@ -369,7 +370,7 @@ export function redact(value: unknown, opts: RedactOptions = {}): unknown {
       if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return `[${v.byteLength} bytes]`;
       if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1) ?? null);
       const entries: Array<[string, unknown]> =
-        v instanceof Map ? [...v.entries()].map(([k, x]) => [String(k), x]) : typeof Headers !== 'undefined' && v instanceof Headers ? [...v.entries()] : v instanceof Set ? [...v].map((x, i) => [String(i), x]) : Object.entries(v);
+        v instanceof Map ? [...v.entries()].map(([k, x]) => [keyText(k), x]) : typeof Headers !== 'undefined' && v instanceof Headers ? [...v.entries()] : v instanceof Set ? [...v].map((x, i) => [String(i), x]) : Object.entries(v);
       const out: Record<string, unknown> = {};
       for (const [k, x] of entries) {
         if (FORBIDDEN_SEGMENTS.has(k)) continue;
@@ -382,11 +383,22 @@ export function redact(value: unknown, opts: RedactOptions = {}): unknown {
         if (w !== undefined) out[key] = w;
       }
       return out;
+    } catch {
+      return '[unreadable]'; // a throwing getter or an exotic object
     } finally {
       seen.delete(v);
     }
   };
   return walk(value, 0);
+}
+
+function keyText(k: unknown): string {
+  if (typeof k === 'string') return k;
+  try {
+    return String(k);
+  } catch {
+    return '[object]';
+  }
 }
 
 /** redact for an actuator outcome: a record in, a record out. */

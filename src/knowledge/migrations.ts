@@ -107,6 +107,7 @@ async function createInitial(db: AnyDb, postgres: boolean): Promise<void> {
       .addColumn('attempts', 'integer', (c) => c.notNull())
       .addColumn('idempotency_key', 'text', (c) => c.notNull())
       .addColumn('outcome', 'text')
+      .addColumn('quorum', 'integer')
       .addColumn('approvals', 'text', (c) => c.notNull())
       .addColumn('last_error', 'text')
       .addColumn('created_at', 'text', (c) => c.notNull())

@@ -90,6 +90,8 @@ export interface ActionTable {
   attempts: number;
   idempotency_key: string;
   outcome: string | null;
+  /** Distinct approvals needed before the action may run; null when it needs none. */
+  quorum: number | null;
   approvals: string;
   last_error: string | null;
   created_at: string;

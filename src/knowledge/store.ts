@@ -52,10 +52,30 @@ export interface ActionRecord {
   attempts: number;
   idempotencyKey: string;
   outcome: unknown;
-  approvals: unknown[];
+  approvals: Approval[];
+  quorum: number | null;
   lastError: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** One person's word on a gated action: who, when, why. */
+export interface Approval {
+  by: string;
+  at: string;
+  decision: 'approve' | 'reject';
+  comment?: string;
+}
+
+/** Why an approval was refused; the API maps `conflict` to 409, `invalid` to 400, `missing` to 404. */
+export class ApprovalError extends Error {
+  override readonly name = 'ApprovalError';
+  constructor(
+    message: string,
+    readonly kind: 'missing' | 'conflict' | 'invalid',
+  ) {
+    super(message);
+  }
 }
 
 /** A decision: one step a plan took, with why. */
@@ -124,6 +144,7 @@ function toAction(r: Database['actions']): ActionRecord {
     idempotencyKey: r.idempotency_key,
     outcome: p(r.outcome),
     approvals: p(r.approvals),
+    quorum: r.quorum,
     lastError: r.last_error,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -410,7 +431,7 @@ export class KnowledgeStore {
           guards: j(result.guards),
           evidence: j(result.evidence),
           policy: j(args.policy),
-          actions: j([...result.actions.map((a) => ({ ...a, id: actionIdentity(incidentId, a.step, 1).id })), ...result.timers.map((t) => ({ timer: t.name, delayMs: t.delayMs }))]),
+          actions: j([...result.actions.map((a) => ({ ...a, id: actionIdentity(incidentId, a.step, a.iteration ?? 1).id })), ...result.timers.map((t) => ({ timer: t.name, delayMs: t.delayMs }))]),
           labels: j(args.labels),
         })
         .execute();
@@ -429,25 +450,68 @@ export class KnowledgeStore {
   }
 
   private async insertAction(tx: Db, incidentId: string, req: ActionRequest, now: string): Promise<ActionRecord | null> {
-    const { id, idempotencyKey } = actionIdentity(incidentId, req.step, 1);
+    const iteration = req.iteration ?? 1;
+    const { id, idempotencyKey } = actionIdentity(incidentId, req.step, iteration);
     const row: Database['actions'] = {
       id,
       incident_id: incidentId,
       step: req.step,
-      iteration: 1,
+      iteration,
       type: req.type,
       params: j(req.params),
       status: req.approvalQuorum ? 'awaiting_approval' : 'planned',
       attempts: 0,
       idempotency_key: idempotencyKey,
       outcome: null,
-      approvals: j(req.approvalQuorum ? [] : []),
+      quorum: req.approvalQuorum ?? null,
+      approvals: j([]),
       last_error: null,
       created_at: now,
       updated_at: now,
     };
     const res = await tx.insertInto('actions').values(row).onConflict((oc) => oc.doNothing()).executeTakeFirst();
     return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0 ? toAction(row) : null;
+  }
+
+  /**
+   * Records one member's approval or rejection of a gated action (v1 trust model of DESIGN.md):
+   * each member counts once, the requester never counts, and when `members` is non-empty only
+   * they count. At the quorum the action becomes `planned`; a rejection skips it. Either way
+   * the plan hears of it.
+   */
+  async decideApproval(
+    actionId: string,
+    decision: 'approve' | 'reject',
+    by: string,
+    opts: { comment?: string; members: string[]; requester?: string },
+  ): Promise<{ action: ActionRecord; quorumReached: boolean }> {
+    const name = by.trim();
+    if (!name) throw new ApprovalError('by: a member name is required', 'invalid');
+    if (opts.members.length > 0 && !opts.members.includes(name)) throw new ApprovalError(`by: ${name} is not a committee member`, 'invalid');
+    if (name === (opts.requester ?? 'mapek')) throw new ApprovalError(`by: ${name} asked for this action and cannot approve it`, 'invalid');
+    const now = this.now();
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirst();
+      if (!row) throw new ApprovalError(`no action ${actionId}`, 'missing');
+      if (row.status !== 'awaiting_approval') throw new ApprovalError(`action ${actionId} is ${row.status}, not awaiting approval`, 'conflict');
+      const approvals = p<Approval[]>(row.approvals);
+      if (approvals.some((a) => a.by === name)) throw new ApprovalError(`${name} has already decided on action ${actionId}`, 'conflict');
+      approvals.push({ by: name, at: now, decision, ...(opts.comment ? { comment: opts.comment } : {}) });
+      const approvers = approvals.filter((a) => a.decision === 'approve').map((a) => a.by);
+      const quorumReached = decision === 'approve' && approvers.length >= (row.quorum ?? 1);
+      const status = decision === 'reject' ? 'skipped' : quorumReached ? 'planned' : 'awaiting_approval';
+      const outcome = decision === 'reject' ? j({ rejected: { by: name, comment: opts.comment } }) : row.outcome;
+      await tx.updateTable('actions').set({ approvals: j(approvals), status, outcome, updated_at: now }).where('id', '=', actionId).execute();
+      if (decision === 'reject') {
+        const event: PlanEvent = { type: 'approval.rejected', step: row.step, actionId, by: name, comment: opts.comment };
+        await this.insertEvent(tx, row.incident_id, stableId('evt', 'rejected', actionId), event, now);
+      } else if (quorumReached) {
+        const event: PlanEvent = { type: 'approval.granted', step: row.step, actionId, by: approvers };
+        await this.insertEvent(tx, row.incident_id, stableId('evt', 'granted', actionId), event, now);
+      }
+      const updated = await tx.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
+      return { action: toAction(updated), quorumReached };
+    });
   }
 
   /** One action by id. */

@@ -15,6 +15,11 @@ export interface ActionRequest {
   step: string;
   type: ActionType;
   params: Record<string, unknown>;
+  /**
+   * 1 unless the plan deliberately repeats the step (a second policy reload): a new iteration is a
+   * new action with a new Idempotency-Key, while a redelivery of the same iteration is not.
+   */
+  iteration?: number;
   /** When set, the action waits for this many distinct approvals (never executed by default). */
   approvalQuorum?: number;
 }
@@ -31,7 +36,9 @@ export type PlanEvent =
   | { type: 'finding.added'; findingId: string; name: string; status: string }
   | { type: 'action.succeeded'; step: string; actionId: string; result: Record<string, unknown> }
   | { type: 'action.failed'; step: string; actionId: string; error: string }
-  | { type: 'timer.fired'; name: string };
+  | { type: 'timer.fired'; name: string }
+  | { type: 'approval.granted'; step: string; actionId: string; by: string[] }
+  | { type: 'approval.rejected'; step: string; actionId: string; by: string; comment?: string };
 
 /** The incident states of DESIGN.md. */
 export type IncidentState = 'open' | 'remediating' | 'verifying' | 'resolved' | 'escalated';

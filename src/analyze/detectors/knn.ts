@@ -123,14 +123,17 @@ export class NeighbourDistance {
     const m = this.m;
     if (this.pendingCount === m) {
       if (this.step++ % this.stride === 0) {
-        this.memory.set(this.pending.subarray(this.pendingHead * m, this.pendingHead * m + m), this.memoryHead * m);
+        const from = this.pendingHead * m;
+        const to = this.memoryHead * m;
+        for (let j = 0; j < m; j++) this.memory[to + j] = this.pending[from + j]!;
         this.memoryHead = this.memoryHead + 1 === this.capacity ? 0 : this.memoryHead + 1;
         if (this.memoryCount < this.capacity) this.memoryCount++;
       }
     } else {
       this.pendingCount++;
     }
-    this.pending.set(shape, this.pendingHead * m);
+    const at = this.pendingHead * m;
+    for (let j = 0; j < m; j++) this.pending[at + j] = shape[j]!;
     this.pendingHead = this.pendingHead + 1 === m ? 0 : this.pendingHead + 1;
   }
 }

@@ -36,11 +36,7 @@ export interface DetectorDefinition<P extends Record<string, number> = Record<st
  * Merges `given` over the defaults of `specs`, refusing unknown names, non-numbers and values out
  * of bounds (a ValidationError naming the parameter).
  */
-export function resolveParams<P extends Record<string, number>>(
-  detector: string,
-  specs: { readonly [K in keyof P]: ParamSpec },
-  given: unknown = {},
-): P {
+export function resolveParams<S extends Record<string, ParamSpec>>(detector: string, specs: S, given: unknown = {}): { [K in keyof S]: number } {
   if (given === null || typeof given !== 'object' || Array.isArray(given)) {
     throw new ValidationError(`${detector}: parameters must be a JSON object, got ${given === null ? 'null' : Array.isArray(given) ? 'an array' : typeof given}`, 'params');
   }
@@ -62,7 +58,7 @@ export function resolveParams<P extends Record<string, number>>(
     }
     out[k] = v;
   }
-  return out as P;
+  return out as { [K in keyof S]: number };
 }
 
 /** Scores a whole recorded series (convenience for tests, backtests and the benchmark). */

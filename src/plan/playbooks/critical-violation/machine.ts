@@ -32,7 +32,7 @@ export interface CriticalViolationContext extends CriticalViolationInput {
   cursor: number;
   verifyChecks: number;
   lastVerification?: Record<string, unknown>;
-  removal?: 'awaiting_approval' | 'expired' | 'done' | 'failed';
+  removal?: 'awaiting_approval' | 'expired' | 'done' | 'failed' | 'rejected';
   escalationReason?: string;
 }
 
@@ -41,7 +41,7 @@ type Ev = PlanEvent;
 const LOOKUP_STEP = 'lookup-severity';
 
 function stepOf(event: Ev): string | undefined {
-  return event.type === 'action.succeeded' || event.type === 'action.failed' ? event.step : undefined;
+  return 'step' in event ? event.step : undefined;
 }
 
 function verificationQuery(node: string, window: string): string {
@@ -98,6 +98,12 @@ export const criticalViolationMachine = setup({
     // The gated removal runs beside the plan: its outcome is recorded whatever state the plan is in.
     'action.succeeded': { guard: 'isRemovalOutcome', actions: assign({ removal: 'done' }) },
     'action.failed': { guard: 'isRemovalOutcome', actions: assign({ removal: 'failed' }) },
+    // A rejected removal is a removal without its approvals: the committee must take it from here.
+    'approval.rejected': {
+      guard: 'isRemovalOutcome',
+      target: '.escalated',
+      actions: assign({ removal: 'rejected', escalationReason: 'removal rejected by the committee' }),
+    },
     // A removal's deadline counts whatever state verification reached (CHARTER.md).
     'timer.fired': {
       guard: 'isRemovalDeadline',
