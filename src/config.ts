@@ -20,10 +20,32 @@ const actionQueue = z.object({
   rateLimit: z.object({ max: z.number().int().min(1), per: duration }),
 });
 
+const SensorSchema = z.object({
+  name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lowercase letters, digits and _ only'),
+  query: z.string().min(1),
+  interval: duration.default('15s'),
+  timeout: duration.default('10s'),
+  subjectLabels: z.array(z.string().min(1)).default([]),
+  threshold: z.object({
+    direction: z.enum(['above', 'below']),
+    fire: z.number(),
+    clear: z.number().optional(),
+    for: duration.optional(),
+    keepFiringFor: duration.optional(),
+  }),
+  severity: z.enum(['critical', 'warning', 'info']),
+  playbook: z.string().optional(),
+  summary: z.string().optional(),
+});
+
+/** One PromQL sensor of the pack. */
+export type SensorConfig = z.infer<typeof SensorSchema>;
+
 const PackSchema = z.object({
   name: z.string().min(1),
   version: z.string().min(1),
   dryRun: z.boolean(),
+  reopenCooldown: duration,
   committee: z.object({
     members: z.array(z.string().min(1)),
     recipients: z.array(z.string().min(1)).min(1),
@@ -41,6 +63,7 @@ const PackSchema = z.object({
       removalApprovalDeadline: duration,
     }),
   }),
+  sensors: z.array(SensorSchema).default([]).refine((list) => new Set(list.map((s) => s.name)).size === list.length, 'sensor names must be unique'),
   execute: z.object({
     attempts: z.number().int().min(1),
     backoff: duration,
@@ -114,7 +137,15 @@ export function loadPack(configFile?: string, dryRunEnv?: boolean, overrides?: u
   const parsed = PackSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${configFile ?? SHIPPED_PACK}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    // Name the sensor as well as its index: "sensors.2 (policy_staleness).threshold.fire".
+    const path = issue.path.map((part, i) => {
+      if (issue.path[i - 1] === 'sensors' && typeof part === 'number') {
+        const name = (raw as { sensors?: Array<{ name?: unknown }> }).sensors?.[part]?.name;
+        return typeof name === 'string' ? `${part} (${name})` : String(part);
+      }
+      return String(part);
+    });
+    throw new ConfigError(`${configFile ?? SHIPPED_PACK}: ${path.join('.') || '(root)'}: ${issue.message}`);
   }
   const pack = parsed.data;
   if (dryRunEnv) pack.dryRun = true;

@@ -9,6 +9,9 @@ import type { ActuatorContext } from './execute/actuators/types.ts';
 import type { LoopQueues } from './execute/queues.ts';
 import type { KnowledgeStore } from './knowledge/store.ts';
 import type { LoopMetrics } from './metrics.ts';
+import type { QueryFn } from './monitor/promql.ts';
+import { failureReason, readSensor, tickTime } from './monitor/sensors.ts';
+import { judgeSample } from './analyze/sensor-findings.ts';
 import type { CriticalViolationInput } from './plan/playbooks/critical-violation/machine.ts';
 import { playbooks } from './plan/playbooks/index.ts';
 import { startPlan, stepPlan } from './plan/step.ts';
@@ -23,6 +26,10 @@ export interface LoopDeps {
   clock: Clock;
   log: Logger;
   actuator: ActuatorContext;
+  /** PromQL for the sensors. */
+  query: QueryFn;
+  /** The last outcome of each sensor in this process, for /readyz. */
+  sensorHealth: Map<string, { ok: boolean; at: string; reason?: string; error?: string }>;
 }
 
 /** The pack's alert → playbook routes. */
@@ -40,11 +47,74 @@ async function wake(deps: LoopDeps, what: string, fn: () => Promise<void>): Prom
   }
 }
 
+/** A failure that retrying cannot fix (a bad query): the job is not retried. */
+export class ConfigurationFailure extends Error {
+  override readonly name = 'ConfigurationFailure';
+}
+
+/**
+ * Monitor: one sensor tick, evaluated at its scheduled time. Transient failures are retried;
+ * a bad query (400, or 422 twice) is a configuration error, reported with the query and
+ * Prometheus' message. No data yields no observation.
+ */
+export async function sensorTick(deps: LoopDeps, sensorName: string, job: { id?: string; timestamp: number; attemptsMade: number }): Promise<number> {
+  const sensor = deps.pack.sensors.find((s) => s.name === sensorName);
+  if (!sensor) return 0; // a scheduler left over from an older pack
+  const at = tickTime(job.id, job.timestamp, parseDuration(sensor.interval));
+  const started = performance.now();
+  const health = (h: { ok: boolean; reason?: string; error?: string }) => deps.sensorHealth.set(sensor.name, { ...h, at: new Date(deps.clock.now()).toISOString() });
+  let tick;
+  try {
+    tick = await readSensor(deps.query, sensor, at);
+  } catch (err) {
+    const reason = failureReason(err);
+    deps.metrics.sensorErrors.inc({ sensor: sensor.name, reason });
+    health({ ok: false, reason, error: (err as Error).message });
+    if (reason === 'bad_query' || (reason === 'execution' && job.attemptsMade >= 1)) {
+      deps.log.error({ sensor: sensor.name, query: sensor.query, err: (err as Error).message }, 'sensor query is wrong: fix the pack');
+      throw new ConfigurationFailure(`sensor ${sensor.name}: ${(err as Error).message} (query: ${sensor.query})`);
+    }
+    throw err;
+  } finally {
+    deps.metrics.sensorQueryDuration.observe({ sensor: sensor.name }, (performance.now() - started) / 1000);
+  }
+  if (tick.observations.length === 0) {
+    deps.metrics.sensorErrors.inc({ sensor: sensor.name, reason: 'no_data' });
+    health({ ok: false, reason: 'no_data' });
+    return 0;
+  }
+  for (const s of tick.skipped) deps.metrics.sensorErrors.inc({ sensor: sensor.name, reason: s.reason });
+  health({ ok: true });
+  const { inserted, duplicates } = await deps.store.recordObservations(tick.observations);
+  deps.metrics.observations.inc({ source: 'sensor' }, inserted.length);
+  deps.metrics.observationsDeduplicated.inc({ source: 'sensor' }, duplicates);
+  for (const id of inserted) await wake(deps, 'analyze', () => deps.queues.analyze(id));
+  return inserted.length;
+}
+
 /** Analyze: one observation → a finding → an incident joined or opened. */
 export async function analyzeObservation(deps: LoopDeps, observationId: string): Promise<string> {
   const routes = routesOf(deps.pack);
   let kind = '';
   let severity = '';
+  const sensorName = observationId ? await deps.store.observationSource(observationId) : null;
+  if (sensorName?.source === 'sensor') {
+    const sensor = deps.pack.sensors.find((s) => s.name === sensorName.name);
+    const res = await deps.store.processSensorObservation(observationId, (o, previous: ReturnType<typeof judgeSample>['state'] | null) => {
+      if (!sensor) return { state: previous ?? { phase: 'inactive' as const } };
+      const payload = o.payload as { at: number; value: number };
+      const verdict = judgeSample(sensor, previous, { at: payload.at, value: payload.value, subject: o.labels });
+      if (verdict.draft) {
+        kind = verdict.draft.kind;
+        severity = verdict.draft.severity;
+      }
+      return verdict;
+    });
+    if (kind && res.outcome !== 'duplicate finding') deps.metrics.findings.inc({ kind, severity });
+    if (res.opened) deps.metrics.incidentsOpened.inc({ playbook: sensor?.playbook ?? 'none' });
+    if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `f_${res.findingId}`));
+    return res.outcome;
+  }
   const res = await deps.store.processObservation(observationId, (o) => {
     if (o.source !== 'alertmanager') return null;
     const draft = findingFromAlert((o.payload as { alert: AlertSignal }).alert, routes);

@@ -1,5 +1,5 @@
 /** The composition root: builds adapters, starts the roles, closes everything in reverse order. */
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import { buildApp } from './api/app.ts';
 import { parseDuration, systemClock, type Clock } from './clock.ts';
@@ -8,7 +8,8 @@ import { ACTION_FAMILIES, backoffDelay, LoopQueues, producerConnection, queueNam
 import { RetryableActionError } from './execute/actuators/types.ts';
 import { openKnowledge } from './knowledge/db.ts';
 import { KnowledgeStore } from './knowledge/store.ts';
-import { analyzeObservation, fireTimer, reconcile, runAction, stepIncident, type LoopDeps } from './loop.ts';
+import { analyzeObservation, ConfigurationFailure, fireTimer, reconcile, runAction, sensorTick, stepIncident, type LoopDeps } from './loop.ts';
+import { createQueryFn } from './monitor/promql.ts';
 import { LoopMetrics } from './metrics.ts';
 
 /** The roles one process can take (DESIGN.md: `--roles api,loop,worker`). */
@@ -43,6 +44,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
   const knowledge = await openKnowledge(config.knowledgeUrl);
   cleanups.push(() => knowledge.close());
   const store = new KnowledgeStore(knowledge, clock);
+  store.reopenCooldownMs = parseDuration(config.pack.reopenCooldown);
   const producer = producerConnection(config.redisUrl);
   cleanups.push(async () => producer.disconnect());
   const exec = config.pack.execute;
@@ -60,6 +62,8 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
     pack: config.pack,
     clock,
     log,
+    query: createQueryFn({ url: config.prometheusUrl, auth: config.prometheusAuth, timeoutMs: 10_000 }),
+    sensorHealth: new Map(),
     actuator: {
       charterUrl: config.charterUrl,
       prometheusUrl: config.prometheusUrl,
@@ -108,6 +112,14 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
     });
   };
   if (roles.has('loop')) {
+    startWorker('sensors', 4, async (job) => {
+      try {
+        return await sensorTick(deps, job.data.sensor, { id: job.id, timestamp: job.timestamp, attemptsMade: job.attemptsMade });
+      } catch (err) {
+        if (err instanceof ConfigurationFailure) throw new UnrecoverableError(err.message);
+        throw err;
+      }
+    });
     startWorker('analyze', 4, (job) => analyzeObservation(deps, job.data.observationId));
     startWorker('plan', 4, (job) => stepIncident(deps, job.data.incidentId));
     startWorker('timers', 4, (job) => fireTimer(deps, job.data.timerId));
@@ -143,9 +155,13 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
         return;
       }
       void doReconcile();
+      void queues.scheduleSensors(config.pack.sensors.map((s) => ({ name: s.name, everyMs: parseDuration(s.interval) }))).catch(() => {});
     });
     if (producer.status === 'ready') first = false;
     await doReconcile();
+    await queues
+      .scheduleSensors(config.pack.sensors.map((s) => ({ name: s.name, everyMs: parseDuration(s.interval) })))
+      .catch((err: Error) => log.warn({ err: err.message }, 'sensor schedulers not set; retried on reconnect'));
     // Level-based safety net: what another process recorded (a CLI approval, a crashed worker)
     // is picked up even without a restart.
     const every = setInterval(() => void doReconcile(), 30_000);
@@ -177,6 +193,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
           await producer.ping();
         },
       },
+      sensors: () => Object.fromEntries(deps.sensorHealth),
       infoChecks: {
         prometheus: async () => {
           const res = await fetch(`${config.prometheusUrl}/-/ready`, { signal: AbortSignal.timeout(1000) });

@@ -24,7 +24,7 @@ export interface FindingDraft {
   id: string;
   fingerprint: string;
   name: string;
-  kind: 'alert';
+  kind: 'alert' | 'threshold' | 'anomaly' | 'burn_rate';
   severity: string;
   labels: Record<string, string>;
   evidence: Record<string, unknown>;

@@ -23,10 +23,15 @@ export class RecordScale {
     this.past = new RunningMax(history);
   }
 
+  private typical = Number.NaN;
+
   score(r: number): number {
     if (!(r >= 0)) return 0;
     const ready = this.past.size >= this.warmup;
-    const bar = this.past.max();
+    let bar = this.past.max();
+    const c = Number(process.env.FLOOR ?? 0);
+    if (c > 0 && bar < c * this.typical) bar = c * this.typical;
+    this.typical = Number.isNaN(this.typical) ? r : this.typical + 0.005 * (r - this.typical);
     this.past.push(r);
     if (!ready) return 0;
     return r / (r + bar + 1e-12);

@@ -30,6 +30,8 @@ export interface AppDeps {
   members: string[];
   /** Queues shown by Bull Board at /admin/queues. */
   boardQueues?: Queue[];
+  /** The last outcome of each sensor, shown on /readyz (not gating it). */
+  sensors?: () => Record<string, unknown>;
   /** Checks shown on /readyz that do not gate readiness (Prometheus). */
   infoChecks?: Record<string, () => Promise<void>>;
 }
@@ -135,6 +137,12 @@ export function buildApp(deps: AppDeps) {
     return incident;
   });
 
+  app.get('/api/findings', { preHandler: requireAdmin }, async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    if (q.since && Number.isNaN(Date.parse(q.since))) throw new ValidationError(`since: not an ISO time: "${q.since}"`, 'since');
+    return store.listFindings({ since: q.since ? new Date(q.since).toISOString() : undefined, name: q.name, limit: q.limit ? Number(q.limit) : undefined });
+  });
+
   app.get('/api/decisions', { preHandler: requireAdmin }, async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;
     if (q.since && Number.isNaN(Date.parse(q.since))) throw new ValidationError(`since: not an ISO time: "${q.since}"`, 'since');
@@ -183,7 +191,7 @@ export function buildApp(deps: AppDeps) {
     const info: Record<string, { ok: boolean; error?: string }> = {};
     for (const [name, fn] of Object.entries(deps.infoChecks ?? {})) info[name] = await check(fn);
     const down = Object.entries(results).filter(([, r]) => !r.ok).map(([n]) => n);
-    return reply.code(down.length ? 503 : 200).send({ status: down.length ? 'unavailable' : 'ready', down, checks: results, info });
+    return reply.code(down.length ? 503 : 200).send({ status: down.length ? 'unavailable' : 'ready', down, checks: results, info, sensors: deps.sensors?.() ?? {} });
   });
 
   if (deps.boardQueues?.length) {

@@ -7,7 +7,7 @@ export const ACTION_FAMILIES = ['charter', 'prometheus', 'notify'] as const;
 export type ActionFamily = (typeof ACTION_FAMILIES)[number];
 
 /** The stage queues, by role. */
-export const STAGES = ['analyze', 'plan', 'timers', 'actions-charter', 'actions-prometheus', 'actions-notify'] as const;
+export const STAGES = ['sensors', 'analyze', 'plan', 'timers', 'actions-charter', 'actions-prometheus', 'actions-notify'] as const;
 export type Stage = (typeof STAGES)[number];
 
 /** The family (and so the queue) of an action type. */
@@ -89,6 +89,21 @@ export class LoopQueues {
   async timer(timerId: string, dueAt: string, now: number): Promise<void> {
     const delay = Math.max(0, Date.parse(dueAt) - now);
     await this.queues.timers.add('timer', { timerId }, { ...LoopQueues.keep, jobId: timerId, delay, attempts: 10, backoff: { type: 'exponential', delay: 500 } });
+  }
+
+  /**
+   * Makes the sensor schedulers match the pack: one BullMQ job scheduler per sensor (one tick per
+   * interval across all replicas); schedulers of sensors no longer configured are removed.
+   */
+  async scheduleSensors(sensors: Array<{ name: string; everyMs: number }>): Promise<void> {
+    const q = this.queues.sensors;
+    const wanted = new Set(sensors.map((s) => `sensor-${s.name}`));
+    for (const existing of await q.getJobSchedulers()) {
+      if (existing.key && !wanted.has(existing.key)) await q.removeJobScheduler(existing.key);
+    }
+    for (const s of sensors) {
+      await q.upsertJobScheduler(`sensor-${s.name}`, { every: s.everyMs }, { name: 'tick', data: { sensor: s.name }, opts: { attempts: 2, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: true, removeOnFail: 100 } });
+    }
   }
 
   /** Job counts by queue and state, for /metrics. */

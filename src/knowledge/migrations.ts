@@ -123,6 +123,12 @@ async function createInitial(db: AnyDb, postgres: boolean): Promise<void> {
       .addColumn('due_at', 'text', (c) => c.notNull())
       .addColumn('fired_at', 'text')
       .execute();
+    await db.schema
+      .createTable('detector_states')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
     await db.schema.createIndex('timers_pending').on('timers').columns(['fired_at', 'due_at']).execute();
   }
 }

@@ -106,6 +106,13 @@ export interface TimerTable {
   fired_at: string | null;
 }
 
+/** The state of a streaming detector, per (sensor, subject): what lets a for-duration span ticks. */
+export interface DetectorStateTable {
+  key: string;
+  state: string;
+  updated_at: string;
+}
+
 /** The whole database, as Kysely sees it. */
 export interface Database {
   observations: ObservationTable;
@@ -116,4 +123,5 @@ export interface Database {
   decisions: DecisionTable;
   actions: ActionTable;
   timers: TimerTable;
+  detector_states: DetectorStateTable;
 }

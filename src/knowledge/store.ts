@@ -201,6 +201,9 @@ export function actionIdentity(incidentId: string, step: string, iteration: numb
 export class KnowledgeStore {
   readonly db: Kysely<Database>;
 
+  /** How long after an incident closes a new finding on its subject joins it instead of opening another (0: never). */
+  reopenCooldownMs = 0;
+
   constructor(
     readonly handle: KnowledgeDb,
     private readonly clock: Clock,
@@ -255,6 +258,11 @@ export class KnowledgeStore {
     });
   }
 
+  /** The source and name of an observation, to pick its analyzer. */
+  async observationSource(id: string): Promise<{ source: string; name: string } | null> {
+    return (await this.db.selectFrom('observations').select(['source', 'name']).where('id', '=', id).executeTakeFirst()) ?? null;
+  }
+
   /** Observations not yet analyzed, oldest first (the reconciler re-enqueues them). */
   async unprocessedObservations(limit = 1000): Promise<string[]> {
     const rows = await this.db.selectFrom('observations').select('id').where('processed_at', 'is', null).orderBy('received_at').limit(limit).execute();
@@ -291,61 +299,127 @@ export class KnowledgeStore {
         await finish('no finding');
         return { outcome: 'no finding' };
       }
-      const ins = await tx
-        .insertInto('findings')
-        .values({
-          id: draft.id,
-          observation_id: id,
-          incident_id: null,
-          fingerprint: draft.fingerprint,
-          name: draft.name,
-          kind: draft.kind,
-          severity: draft.severity,
-          labels: j(draft.labels),
-          evidence: j(draft.evidence),
-          created_at: now,
-          resolved_at: null,
-        })
-        .onConflict((oc) => oc.doNothing())
-        .executeTakeFirst();
-      if (Number(ins.numInsertedOrUpdatedRows ?? 0n) === 0) {
-        await finish(`finding ${draft.id} already known`);
-        return { findingId: draft.id, outcome: 'duplicate finding' };
-      }
-      if (!draft.route) {
-        await finish(draft.unrouted ?? 'no playbook');
-        return { findingId: draft.id, outcome: draft.unrouted ?? 'no playbook' };
-      }
-      const { playbook, subject, subjectKey } = draft.route;
-      const active = await tx
-        .selectFrom('incidents')
-        .select('id')
-        .where('playbook', '=', playbook)
-        .where('subject_key', '=', subjectKey)
-        .where('active_slot', '=', 1)
-        .executeTakeFirst();
-      let incidentId: string;
-      let event: PlanEvent;
-      let eventId: string;
-      if (active) {
-        incidentId = active.id;
-        event = { type: 'finding.added', findingId: draft.id, name: draft.name, status: row.status };
-        eventId = stableId('evt', 'finding', draft.id);
-      } else {
-        incidentId = newId('inc');
-        const labels = { ...subject, alertname: draft.name };
-        await tx
-          .insertInto('incidents')
-          .values({ id: incidentId, playbook, subject_key: subjectKey, labels: j(labels), state: 'open', active_slot: 1, created_at: now, updated_at: now, closed_at: null })
-          .execute();
-        event = { type: 'incident.opened', labels: draft.labels, findingId: draft.id };
-        eventId = stableId('evt', 'open', incidentId);
-      }
-      await tx.updateTable('findings').set({ incident_id: incidentId }).where('id', '=', draft.id).execute();
-      await this.insertEvent(tx, incidentId, eventId, event, now);
-      await finish(active ? `joined incident ${incidentId}` : `opened incident ${incidentId}`);
-      return { incidentId, findingId: draft.id, opened: !active, outcome: active ? 'joined' : 'opened' };
+      const res = await this.recordFinding(tx, id, draft, row.status, now);
+      await finish(res.note);
+      return res.result;
     });
+  }
+
+  /**
+   * Analyzes one sensor sample exactly once: its detector state (per sensor and subject) steps
+   * in the same transaction, and a finding that starts firing opens or joins an incident.
+   */
+  async processSensorObservation<S>(
+    id: string,
+    detect: (o: ObservationRecord, previous: S | null) => { state: S; draft?: FindingDraft; resolvedFindingId?: string },
+  ): Promise<{ incidentId?: string; findingId?: string; opened?: boolean; outcome: string }> {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('observations').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) return { outcome: 'unknown observation' };
+      if (row.processed_at) return { outcome: 'already processed' };
+      const now = this.now();
+      const finish = async (outcome: string) => {
+        await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).execute();
+      };
+      const key = `${row.name}|${row.fingerprint}`;
+      const prev = await tx.selectFrom('detector_states').select('state').where('key', '=', key).executeTakeFirst();
+      const verdict = detect(toObservation(row), prev ? p<S>(prev.state) : null);
+      await tx
+        .insertInto('detector_states')
+        .values({ key, state: j(verdict.state), updated_at: now })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ state: j(verdict.state), updated_at: now }))
+        .execute();
+      if (verdict.resolvedFindingId) {
+        await tx.updateTable('findings').set({ resolved_at: now }).where('id', '=', verdict.resolvedFindingId).where('resolved_at', 'is', null).execute();
+        await finish(`resolved finding ${verdict.resolvedFindingId}`);
+        return { findingId: verdict.resolvedFindingId, outcome: 'resolved' };
+      }
+      if (!verdict.draft) {
+        await finish('no finding');
+        return { outcome: 'no finding' };
+      }
+      const res = await this.recordFinding(tx, id, verdict.draft, row.status, now);
+      await finish(res.note);
+      return res.result;
+    });
+  }
+
+  /** Stores a finding once and opens or joins the incident of its (playbook, subject). */
+  private async recordFinding(
+    tx: Db,
+    observationId: string,
+    draft: FindingDraft,
+    status: string,
+    now: string,
+  ): Promise<{ note: string; result: { incidentId?: string; findingId?: string; opened?: boolean; outcome: string } }> {
+    const ins = await tx
+      .insertInto('findings')
+      .values({
+        id: draft.id,
+        observation_id: observationId,
+        incident_id: null,
+        fingerprint: draft.fingerprint,
+        name: draft.name,
+        kind: draft.kind,
+        severity: draft.severity,
+        labels: j(draft.labels),
+        evidence: j(draft.evidence),
+        created_at: now,
+        resolved_at: null,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    if (Number(ins.numInsertedOrUpdatedRows ?? 0n) === 0) {
+      return { note: `finding ${draft.id} already known`, result: { findingId: draft.id, outcome: 'duplicate finding' } };
+    }
+    if (!draft.route) {
+      return { note: draft.unrouted ?? 'no playbook', result: { findingId: draft.id, outcome: draft.unrouted ?? 'no playbook' } };
+    }
+    const { playbook, subject, subjectKey } = draft.route;
+    const active = await tx
+      .selectFrom('incidents')
+      .select('id')
+      .where('playbook', '=', playbook)
+      .where('subject_key', '=', subjectKey)
+      .where('active_slot', '=', 1)
+      .executeTakeFirst();
+    let incidentId: string;
+    let event: PlanEvent;
+    let eventId: string;
+    // A finding right after its subject's incident closed joins that incident (recorded, not
+    // acted on again): a window-based signal still above its line is not a new problem.
+    const recent =
+      !active && this.reopenCooldownMs > 0
+        ? await tx
+            .selectFrom('incidents')
+            .select('id')
+            .where('playbook', '=', playbook)
+            .where('subject_key', '=', subjectKey)
+            .where('closed_at', '>=', new Date(Date.parse(now) - this.reopenCooldownMs).toISOString())
+            .orderBy('closed_at', 'desc')
+            .executeTakeFirst()
+        : undefined;
+    const joined = active ?? recent;
+    if (joined) {
+      incidentId = joined.id;
+      event = { type: 'finding.added', findingId: draft.id, name: draft.name, status };
+      eventId = stableId('evt', 'finding', draft.id);
+    } else {
+      incidentId = newId('inc');
+      const labels = { ...subject, alertname: draft.name };
+      await tx
+        .insertInto('incidents')
+        .values({ id: incidentId, playbook, subject_key: subjectKey, labels: j(labels), state: 'open', active_slot: 1, created_at: now, updated_at: now, closed_at: null })
+        .execute();
+      event = { type: 'incident.opened', labels: draft.labels, findingId: draft.id };
+      eventId = stableId('evt', 'open', incidentId);
+    }
+    await tx.updateTable('findings').set({ incident_id: incidentId }).where('id', '=', draft.id).execute();
+    await this.insertEvent(tx, incidentId, eventId, event, now);
+    return {
+      note: joined ? `joined incident ${incidentId}` : `opened incident ${incidentId}`,
+      result: { incidentId, findingId: draft.id, opened: !joined, outcome: joined ? 'joined' : 'opened' },
+    };
   }
 
   /** The incident, its plan and its unapplied events, in arrival order. */
@@ -614,8 +688,14 @@ export class KnowledgeStore {
       const startsAt = String((p<Record<string, unknown>>(f.evidence) ?? {}).startsAt ?? '');
       return [alertDedupKey(f.fingerprint, 'firing', startsAt), alertDedupKey(f.fingerprint, 'resolved', startsAt)];
     });
-    const observations = keys.length
-      ? await this.db.selectFrom('observations').selectAll().where('dedup_key', 'in', keys).orderBy('received_at').execute()
+    const observationIds = findings.map((f) => f.observation_id);
+    const observations = findings.length
+      ? await this.db
+          .selectFrom('observations')
+          .selectAll()
+          .where((eb) => eb.or([eb('dedup_key', 'in', keys), eb('id', 'in', observationIds)]))
+          .orderBy('received_at')
+          .execute()
       : [];
     const plan = await this.db.selectFrom('plans').selectAll().where('incident_id', '=', id).executeTakeFirst();
     const decisions = await this.db.selectFrom('decisions').selectAll().where('incident_id', '=', id).orderBy('at').orderBy('id').execute();
@@ -653,6 +733,28 @@ export class KnowledgeStore {
         const rec = toObservation(o);
         return { id: rec.id, source: rec.source, receivedAt: rec.receivedAt, name: rec.name, status: rec.status, fingerprint: rec.fingerprint, labels: rec.labels, outcome: rec.outcome };
       }),
+    };
+  }
+
+  /** Findings, newest first, optionally since a time or by name (alert or sensor). */
+  async listFindings(q: { since?: string; name?: string; limit?: number } = {}) {
+    let query = this.db.selectFrom('findings').selectAll();
+    if (q.since) query = query.where('created_at', '>=', q.since);
+    if (q.name) query = query.where('name', '=', q.name);
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(Math.min(Math.max(q.limit ?? 100, 1), 1000)).execute();
+    return {
+      items: rows.map((f) => ({
+        id: f.id,
+        fingerprint: f.fingerprint,
+        name: f.name,
+        kind: f.kind,
+        severity: f.severity,
+        labels: p<Record<string, string>>(f.labels),
+        evidence: p<Record<string, unknown>>(f.evidence),
+        incidentId: f.incident_id,
+        createdAt: f.created_at,
+        resolvedAt: f.resolved_at,
+      })),
     };
   }
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startSimulator, type RunningSimulator } from '../../sim/index.ts';
+import { parseDuration } from '../clock.ts';
 import { loadConfig, mergeDeep, type Config } from '../config.ts';
 import { startMapek, type RunningMapek } from '../main.ts';
 import { ensureBinaries } from './binaries.ts';
@@ -39,6 +40,10 @@ export interface LocalLoopOptions {
   alertmanagerPort?: number;
   /** Start Prometheus and Alertmanager (default true); false gives sim + mapek only. */
   withPrometheus?: boolean;
+  /** Start Alertmanager (default true): false leaves mapek to its sensors. */
+  withAlertmanager?: boolean;
+  /** Every sensor ticks this often, its `for` capped at the same (default 2s). */
+  sensorInterval?: string;
   /** Alertmanager repeat_interval (default 10s, so re-sends happen during a run). */
   repeatInterval?: string;
   /** Simulator tick (default 1000 ms). */
@@ -96,11 +101,16 @@ export async function startLocalLoop(opts: LocalLoopOptions = {}): Promise<Local
         LOG_LEVEL: env.LOG_LEVEL || 'warn',
       },
     );
+    const fast = opts.sensorInterval ?? '2s';
+    for (const sensor of config.pack.sensors) {
+      sensor.interval = fast;
+      if (sensor.threshold.for && parseDuration(sensor.threshold.for) > parseDuration(fast)) sensor.threshold.for = fast;
+    }
     const mapek = await startMapek(config, { logger: opts.logger });
     stops.push(() => mapek.close());
     let prometheus: RunningService | undefined;
     let alertmanager: RunningService | undefined;
-    if (withPrometheus) {
+    if (withPrometheus && (opts.withAlertmanager ?? true)) {
       const am = renderAlertmanagerConfig({
         webhookUrl: `${mapek.url}/webhooks/alertmanager`,
         token,
@@ -111,10 +121,12 @@ export async function startLocalLoop(opts: LocalLoopOptions = {}): Promise<Local
       });
       alertmanager = await startAlertmanager({ dir: join(dir, 'alertmanager'), configYaml: am, port: amPort });
       stops.push(() => alertmanager!.stop());
+    }
+    if (withPrometheus) {
       const prom = renderPrometheusConfig({
         simTarget: sim.url,
         mapekTarget: mapek.url,
-        alertmanagerUrl: alertmanager.url,
+        alertmanagerUrl: alertmanager?.url ?? null,
         scrapeInterval: '1s',
         evaluationInterval: '1s',
         maxFor: '2s',

@@ -41,8 +41,9 @@ class Ensemble implements AnomalyScorer {
 
   score(t: number, value: number): number {
     if (!Number.isFinite(value) || !Number.isFinite(t)) return 0;
-    let s = this.zScore.score(this.z.update(t, value));
-    const r = this.residualScore.score(this.residual.update(t, value));
+    const mask = Number(process.env.MASK ?? 7);
+    let s = mask & 1 ? this.zScore.score(this.z.update(t, value)) : 0;
+    const r = mask & 2 ? this.residualScore.score(this.residual.update(t, value)) : 0;
     if (r > s) s = r;
     if (this.distance && this.distanceScore) {
       const d = this.distanceScore.score(this.distance.update(t, value));

@@ -3,15 +3,15 @@
  * against the shapes seen over the past days; the surprise is the mean distance to the k nearest.
  * A pattern that recurs every day, or every few hours, has near neighbours and stays quiet.
  */
-import { DAY_MS, SamplingInterval, SlidingWindow, unit } from '../rolling.ts';
+import { DAY_MS, SamplingInterval, unit } from '../rolling.ts';
 import { Rest, SurpriseScore } from '../surprise.ts';
 import { RECORD_LEVEL } from './median-mad.ts';
 import { resolveParams, type AnomalyScorer, type DetectorDefinition, type ParamSpec } from './types.ts';
 
 export const KNN_PARAMS = {
-  dimension: { default: 6, min: 1, max: 64, integer: true, description: 'samples per shape' },
+  dimension: { default: 4, min: 1, max: 64, integer: true, description: 'samples per shape' },
   neighbours: { default: 3, min: 1, max: 32, integer: true, description: 'k: nearest shapes averaged' },
-  memory: { default: 128, min: 8, max: 4096, integer: true, description: 'shapes remembered' },
+  memory: { default: 64, min: 8, max: 4096, integer: true, description: 'shapes remembered' },
   span: { default: 2, min: 0.01, max: 60, description: 'days the memory covers (it keeps every n-th shape to span them)' },
   history: { default: 1500, min: 10, max: 100_000, integer: true, description: 'past surprises whose largest sets the bar for a new one' },
   smoothing: { default: 12, min: 1, max: 1000, integer: true, description: 'samples averaged for the sustained-shift score (1 = off)' },
@@ -20,18 +20,12 @@ export const KNN_PARAMS = {
 
 type Params = { [K in keyof typeof KNN_PARAMS]: number };
 
-/** The window that scales the shapes: a day, bounded in samples. */
-const MIN_SCALE_WINDOW = 32;
-const MAX_SCALE_WINDOW = 2048;
-
 /** The mean distance from the newest shape to its k nearest remembered shapes (NaN while learning). */
 export class NeighbourDistance {
   private readonly interval = new SamplingInterval();
   private readonly m: number;
   private readonly k: number;
   private readonly capacity: number;
-  private scaleWindow: SlidingWindow | null = null;
-  private early: number[] = [];
   /** The last m normalised values, and the shapes waiting m samples before they are remembered. */
   private readonly recent: Float64Array;
   private recentCount = 0;
@@ -39,9 +33,15 @@ export class NeighbourDistance {
   private pendingCount = 0;
   private pendingHead = 0;
   private readonly memory: Float64Array;
+  /** Each remembered shape's mean, and the slots sorted by it (a lower bound on distances). */
+  private readonly means: Float64Array;
+  private readonly byMean: Float64Array;
+  private readonly slots: Int32Array;
+  private indexed = 0;
   private memoryCount = 0;
   private memoryHead = 0;
-  private stride = 1;
+  /** Every stride-th shape is remembered (0 until the sampling interval is known). */
+  private stride = 0;
   private step = 0;
   private readonly best: Float64Array;
 
@@ -52,64 +52,71 @@ export class NeighbourDistance {
     this.recent = new Float64Array(this.m);
     this.pending = new Float64Array(this.m * this.m);
     this.memory = new Float64Array(this.capacity * this.m);
+    this.means = new Float64Array(this.capacity);
+    this.byMean = new Float64Array(this.capacity);
+    this.slots = new Int32Array(this.capacity);
     this.best = new Float64Array(this.k);
   }
 
   update(t: number, x: number): number {
-    let w = this.scaleWindow;
-    if (!w) {
+    if (this.stride === 0) {
+      // The memory spans `span` days: its stride waits for the sampling interval.
       this.interval.observe(t);
-      this.early.push(x);
-      if (!this.interval.settled) return Number.NaN;
-      const perDay = DAY_MS / this.interval.ms;
-      w = this.scaleWindow = new SlidingWindow(Math.max(MIN_SCALE_WINDOW, Math.min(MAX_SCALE_WINDOW, Math.round(perDay))));
-      this.stride = Math.max(1, Math.round((perDay * this.p.span) / this.capacity));
-      for (const v of this.early.slice(-w.capacity - 1, -1)) w.push(v);
-      this.early = [];
+      if (this.interval.settled) this.stride = Math.max(1, Math.round(((DAY_MS / this.interval.ms) * this.p.span) / this.capacity));
     }
-    if (!w.full) {
-      w.push(x);
-      return Number.NaN;
-    }
-    const med = w.median();
-    const scale = Math.max(1.4826 * w.mad(med), 1e-3 * (w.max() - w.min()) + 1e-9 * Math.abs(med) + 1e-12);
-    w.push(x);
-    // Shift the newest normalised value into the shape.
+    // Shift the newest value into the shape.
     const m = this.m;
-    const recent = this.recent;
-    recent.copyWithin(0, 1);
-    recent[m - 1] = (x - med) / scale;
+    const shape = this.recent;
+    shape.copyWithin(0, 1);
+    shape[m - 1] = x;
     if (this.recentCount < m) {
       this.recentCount++;
       if (this.recentCount < m) return Number.NaN;
     }
-    const shape = recent;
     const d = this.memoryCount >= this.k ? this.nearest(shape) : Number.NaN;
-    this.remember(shape);
+    if (this.stride > 0) this.remember(shape);
     return d;
   }
 
+  /**
+   * The k nearest by a search outward from the shape's mean in the mean-sorted index: m·(difference
+   * of means)² never exceeds the squared distance, so once both sides are that far the search stops.
+   */
   private nearest(shape: Float64Array): number {
     const m = this.m;
     const k = this.k;
     const best = this.best;
     best.fill(Number.POSITIVE_INFINITY);
     const mem = this.memory;
+    const byMean = this.byMean;
+    const slots = this.slots;
+    const n = this.memoryCount;
+    let mean = 0;
+    for (let j = 0; j < m; j++) mean += shape[j]!;
+    mean /= m;
     let worst = Number.POSITIVE_INFINITY;
-    for (let q = 0, o = 0; q < this.memoryCount; q++, o += m) {
+    let right = lowerBound(byMean, n, mean);
+    let left = right - 1;
+    while (left >= 0 || right < n) {
+      // Take the side whose next mean is closer.
+      let at: number;
+      if (right >= n || (left >= 0 && mean - byMean[left]! < byMean[right]! - mean)) at = left--;
+      else at = right++;
+      const dm = mean - byMean[at]!;
+      if (m * dm * dm >= worst) break;
+      const o = slots[at]! * m;
       let d = 0;
       for (let j = 0; j < m; j++) {
         const e = shape[j]! - mem[o + j]!;
         d += e * e;
-        if (d >= worst) break;
       }
       if (d < worst) {
-        let at = k - 1;
-        while (at > 0 && best[at - 1]! > d) {
-          best[at] = best[at - 1]!;
-          at--;
+        let i = k - 1;
+        while (i > 0 && best[i - 1]! > d) {
+          best[i] = best[i - 1]!;
+          i--;
         }
-        best[at] = d;
+        best[i] = d;
         worst = best[k - 1]!;
       }
     }
@@ -118,14 +125,48 @@ export class NeighbourDistance {
     return s / k;
   }
 
+  /** Adds a slot to the mean-sorted index (the index holds memoryCount entries before it). */
+  private index(slot: number): void {
+    const n = this.indexed;
+    const mean = this.means[slot]!;
+    const at = lowerBound(this.byMean, n, mean);
+    for (let i = n; i > at; i--) {
+      this.byMean[i] = this.byMean[i - 1]!;
+      this.slots[i] = this.slots[i - 1]!;
+    }
+    this.byMean[at] = mean;
+    this.slots[at] = slot;
+    this.indexed++;
+  }
+
+  private unindex(slot: number): void {
+    const n = this.indexed;
+    let at = lowerBound(this.byMean, n, this.means[slot]!);
+    while (at < n && this.slots[at] !== slot) at++;
+    for (let i = at; i < n - 1; i++) {
+      this.byMean[i] = this.byMean[i + 1]!;
+      this.slots[i] = this.slots[i + 1]!;
+    }
+    this.indexed--;
+  }
+
   /** Queues the shape; the one queued m samples ago (no longer overlapping) joins the memory, every stride-th. */
   private remember(shape: Float64Array): void {
     const m = this.m;
     if (this.pendingCount === m) {
       if (this.step++ % this.stride === 0) {
+        const slot = this.memoryHead;
+        if (this.memoryCount === this.capacity) this.unindex(slot);
         const from = this.pendingHead * m;
-        const to = this.memoryHead * m;
-        for (let j = 0; j < m; j++) this.memory[to + j] = this.pending[from + j]!;
+        const to = slot * m;
+        let sum = 0;
+        for (let j = 0; j < m; j++) {
+          const v = this.pending[from + j]!;
+          this.memory[to + j] = v;
+          sum += v;
+        }
+        this.means[slot] = sum / m;
+        this.index(slot);
         this.memoryHead = this.memoryHead + 1 === this.capacity ? 0 : this.memoryHead + 1;
         if (this.memoryCount < this.capacity) this.memoryCount++;
       }
@@ -164,3 +205,15 @@ export const knn: DetectorDefinition<Params> = {
   threshold: RECORD_LEVEL,
   create: (params) => new Knn(resolveParams('knn', KNN_PARAMS, params)),
 };
+
+/** The first index in sorted[0..n) whose value is ≥ x. */
+function lowerBound(sorted: Float64Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

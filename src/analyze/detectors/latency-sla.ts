@@ -44,7 +44,7 @@ export interface LatencySlaResult {
   reason?: string;
 }
 
-/** Sorts, checks and de-accumulates nothing: returns buckets by le with a +Inf bucket, or throws naming the problem. */
+/** Buckets sorted by le, counts made non-decreasing; throws naming the problem (no +Inf bucket, a bad count). */
 function normalise(buckets: readonly HistogramBucket[]): HistogramBucket[] {
   if (buckets.length === 0) throw new ValidationError('histogram: no buckets', 'buckets');
   const sorted = [...buckets].sort((a, b) => a.le - b.le);

@@ -69,7 +69,8 @@ export function emailMessage(action: ActionRecord, settings: SmtpSettings) {
   if (to.length === 0) throw new PermanentActionError('email.message: no recipients (params.to, or MAPEK_SMTP_TO)');
   const subject = String(p.subject ?? p.summary ?? `mapek: ${action.type} (${action.step})`).replace(/[\r\n]+/g, ' ').slice(0, 250);
   const body = String(p.text ?? p.body ?? p.summary ?? '');
-  const text = `${body}\n\n-- \nmapek · incident ${action.incidentId} · step ${action.step} · idempotency key ${action.idempotencyKey}\n`;
+  // ASCII on short lines, so the key stays readable (and greppable) in the raw message.
+  const text = `${body}\n\n-- \nmapek, incident ${action.incidentId}, step ${action.step}\nidempotency key: ${action.idempotencyKey}\n`;
   return {
     from: settings.from,
     to,
@@ -107,7 +108,7 @@ function smtpSecrets(settings: SmtpSettings): string[] {
 export const emailActuator: Actuator = async (action, ctx) => {
   const settings = (ctx as EmailContext).smtp;
   if (!settings || !settings.host) {
-    return { sent: false, reason: 'no SMTP server configured (set MAPEK_SMTP_HOST)', idempotencyKey: action.idempotencyKey };
+    return redactOutcome({ sent: false, reason: 'no SMTP server configured (set MAPEK_SMTP_HOST)', idempotencyKey: action.idempotencyKey });
   }
   const secrets = smtpSecrets(settings);
   const message = emailMessage(action, settings);

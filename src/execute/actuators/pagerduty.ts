@@ -73,7 +73,7 @@ export function pagerDutyEvent(action: ActionRecord, settings: PagerDutySettings
 export const pagerDutyActuator: Actuator = async (action, ctx) => {
   const settings = (ctx as PagerDutyContext).pagerduty;
   if (!settings || !settings.routingKey) {
-    return { sent: false, reason: 'no PagerDuty routing key configured (set MAPEK_PAGERDUTY_ROUTING_KEY)', idempotencyKey: action.idempotencyKey };
+    return redactOutcome({ sent: false, reason: 'no PagerDuty routing key configured (set MAPEK_PAGERDUTY_ROUTING_KEY)', idempotencyKey: action.idempotencyKey });
   }
   const secrets = [settings.routingKey];
   const event = pagerDutyEvent(action, settings);

@@ -1,37 +1,17 @@
 /** Reads Prometheus for a plan: the severities a node showed, and verification predicates. */
-import { PrometheusDriver } from 'prometheus-query';
+import { createQueryFn, PromQLError, type Sample } from '../../monitor/promql.ts';
 import { escapePromQL } from '../../plan/playbooks/critical-violation/machine.ts';
 import type { Actuator, ActuatorContext } from './types.ts';
 import { RetryableActionError } from './types.ts';
 import { PermanentActionError } from '../../errors.ts';
 
-/** One sample of an instant query. */
-export interface Sample {
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Runs an instant query through prometheus-query; transient errors are retryable, a bad query is not. */
+/** Runs an instant query now; transient errors are retryable, a bad query is not. */
 export async function instantQuery(ctx: ActuatorContext, query: string): Promise<Sample[]> {
-  const driver = new PrometheusDriver({
-    endpoint: ctx.prometheusUrl,
-    baseURL: '/api/v1',
-    timeout: ctx.timeoutMs,
-    auth: ctx.prometheusAuth?.username ? { username: ctx.prometheusAuth.username, password: ctx.prometheusAuth.password ?? '' } : undefined,
-    headers: ctx.prometheusAuth?.bearer ? { Authorization: `Bearer ${ctx.prometheusAuth.bearer}` } : undefined,
-  });
   try {
-    const res = await driver.instantQuery(query);
-    return (res.result as Array<{ metric: { labels: Record<string, string> }; value: { value: number } }>).map((r) => ({
-      labels: r.metric.labels,
-      value: Number(r.value.value),
-    }));
+    return await createQueryFn({ url: ctx.prometheusUrl, auth: ctx.prometheusAuth, timeoutMs: ctx.timeoutMs })(query);
   } catch (err) {
-    const e = err as { status?: number; response?: { status?: number }; error?: string; message?: string; errorType?: string };
-    const status = e.status ?? e.response?.status;
-    const message = e.error ?? e.message ?? String(err);
-    if (status === 400 || e.errorType === 'bad_data') throw new PermanentActionError(`bad PromQL query ${query}: ${message}`);
-    throw new RetryableActionError(`Prometheus at ${ctx.prometheusUrl} unavailable: ${message}`);
+    if (err instanceof PromQLError && !err.transient) throw new PermanentActionError(`${err.message} (query: ${query})`);
+    throw new RetryableActionError(`Prometheus at ${ctx.prometheusUrl} unavailable: ${(err as Error).message}`);
   }
 }
 

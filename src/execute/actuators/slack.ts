@@ -61,7 +61,7 @@ export const slackActuator: Actuator = async (action, ctx) => {
   const configured = settings ? Object.values(settings.webhookUrls) : [];
   const channel = String(action.params.channel ?? settings?.defaultChannel ?? '');
   if (!settings || configured.length === 0) {
-    return { sent: false, reason: 'no Slack webhook configured (set MAPEK_SLACK_WEBHOOKS)', channel, idempotencyKey: action.idempotencyKey };
+    return redactOutcome({ sent: false, reason: 'no Slack webhook configured (set MAPEK_SLACK_WEBHOOKS)', channel, idempotencyKey: action.idempotencyKey });
   }
   if (!channel) throw new PermanentActionError('slack.message: params.channel is required (no default channel configured)');
   const hook = webhookFor(settings, channel);

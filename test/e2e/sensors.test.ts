@@ -1,0 +1,93 @@
+/**
+ * With Alertmanager switched off, the Charter pack's PromQL sensors (on real Prometheus scraping
+ * the simulator) find each SLA breach the simulator's faults produce; a burst still gets remediated.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalLoop, type LocalLoop } from '../../src/stack/local-loop.ts';
+
+let loop: LocalLoop;
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+interface Finding {
+  name: string;
+  kind: string;
+  labels: Record<string, string>;
+  incidentId: string | null;
+  evidence: Record<string, unknown>;
+}
+
+async function findings(): Promise<Finding[]> {
+  return ((await (await fetch(`${loop.mapek.url}/api/findings?limit=1000`)).json()) as { items: Finding[] }).items;
+}
+
+beforeAll(async () => {
+  loop = await startLocalLoop({ withAlertmanager: false });
+}, 90_000);
+
+afterAll(async () => {
+  await loop?.stop();
+});
+
+describe('sensors with Alertmanager switched off', () => {
+  it('stay quiet on the fault-free background', async () => {
+    // A few ticks of every sensor over background activity: nothing crosses a line.
+    await until('sensor ticks', async () => {
+      const m = await (await fetch(`${loop.mapek.url}/metrics`)).text();
+      const n = /^mapek_observations_total\{source="sensor"\} (\d+)/m.exec(m);
+      return n && Number(n[1]) > 30 ? true : undefined;
+    }, 60_000);
+    expect(await findings()).toEqual([]);
+  }, 70_000);
+
+  it('catch every SLA breach the faults produce, and remediate the burst', async () => {
+    const faults = [
+      { kind: 'violation_burst', node_or_service: 'node-sensed', severity: 'SUSPENSION' },
+      { kind: 'forbidden_attempts', node_or_service: 'node-prying', rate_per_min: 30 },
+      { kind: 'slow_validation' },
+      { kind: 'slow_notifications', rate_per_min: 30 },
+      { kind: 'slow_revocation', rate_per_min: 10 },
+      { kind: 'stale_policy' },
+      { kind: 'override_stuck' },
+      { kind: 'committee_overload' },
+      { kind: 'revocation_storm', rate_per_min: 10 },
+      { kind: 'policy_flapping', rate_per_min: 30 },
+      { kind: 'violation_flood' },
+    ];
+    for (const f of faults) {
+      const res = await fetch(`${loop.sim.url}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) });
+      expect(res.status, `${f.kind}: ${await res.clone().text()}`).toBe(201);
+    }
+    const expected = loop.config.pack.sensors.map((s) => s.name);
+    const seen = await until('a finding from every sensor', async () => {
+      const names = new Set((await findings()).map((f) => f.name));
+      return expected.every((n) => names.has(n)) ? names : undefined;
+    }, 150_000).catch(async (err) => {
+      const names = new Set((await findings()).map((f) => f.name));
+      throw new Error(`${(err as Error).message}; missing: ${expected.filter((n) => !names.has(n)).join(', ')}`);
+    });
+    expect([...seen].sort()).toEqual([...expected].sort());
+    const all = await findings();
+    const forbidden = all.find((f) => f.name === 'forbidden_attempt_rate')!;
+    expect(forbidden.labels.node_or_service).toBe('node-prying');
+    expect(forbidden.kind).toBe('threshold');
+    expect(forbidden.evidence).toMatchObject({ fire: 3 });
+    // The burst sensor names the critical-violation playbook: the node is quarantined once.
+    const burst = all.find((f) => f.name === 'violation_burst' && f.labels.node_or_service === 'node-sensed')!;
+    expect(burst.incidentId).toBeTruthy();
+    await until('the quarantine', async () => {
+      const q = (await (await fetch(`${loop.sim.url}/api/quarantines?node_or_service=node-sensed`)).json()) as { items: unknown[] };
+      return q.items.length ? q : undefined;
+    }, 30_000);
+    const q = (await (await fetch(`${loop.sim.url}/api/quarantines?node_or_service=node-sensed`)).json()) as { items: unknown[] };
+    expect(q.items).toHaveLength(1);
+  }, 200_000);
+});
