@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './clock.ts';
 import { ConfigError } from './errors.ts';
+import { checkBases, type HttpCallSettings, type PagerDutySettings, type SlackSettings, type SmtpSettings } from './execute/outbound.ts';
 
 const duration = z.string().refine((s) => {
   try {
@@ -95,6 +96,16 @@ export interface Config {
   queuePrefix: string;
   bodyLimit: number;
   logLevel: string;
+  /** Slack, PagerDuty, SMTP and generic-call settings (secrets from the environment only). */
+  outbound: Outbound;
+}
+
+/** Settings of the notification and generic-call actuators. */
+export interface Outbound {
+  slack?: SlackSettings;
+  pagerduty?: PagerDutySettings;
+  smtp?: SmtpSettings;
+  http?: HttpCallSettings;
 }
 
 /** Path of the shipped Charter pack. */
@@ -185,5 +196,79 @@ export function loadConfig(
     queuePrefix: env.MAPEK_QUEUE_PREFIX || 'mapek',
     bodyLimit: Number(env.MAPEK_WEBHOOK_BODY_LIMIT || 1024 * 1024),
     logLevel: env.LOG_LEVEL || 'info',
+    outbound: loadOutbound(env),
   };
+}
+
+function commaList(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** A JSON object of strings from one variable; errors never show the value (it holds secrets). */
+function stringMap(name: string, v: string | undefined): Record<string, string> | undefined {
+  if (!v) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    throw new ConfigError(`${name}: not valid JSON (the value is not shown: it holds secrets)`);
+  }
+  if (!isObject(parsed) || !Object.values(parsed).every((x) => typeof x === 'string')) throw new ConfigError(`${name}: expected a JSON object of strings`);
+  return parsed as Record<string, string>;
+}
+
+function httpUrl(v: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** Slack, PagerDuty, SMTP and generic-call settings from the environment, validated once at start. */
+export function loadOutbound(env: NodeJS.ProcessEnv): Outbound {
+  const out: Outbound = {};
+  const hooks = stringMap('MAPEK_SLACK_WEBHOOKS', env.MAPEK_SLACK_WEBHOOKS);
+  if (hooks && Object.keys(hooks).length > 0) {
+    for (const [channel, url] of Object.entries(hooks)) {
+      if (!httpUrl(url)) throw new ConfigError(`MAPEK_SLACK_WEBHOOKS: the webhook of ${channel} is not an http(s) URL`);
+    }
+    out.slack = { webhookUrls: hooks, defaultChannel: env.MAPEK_SLACK_DEFAULT_CHANNEL || undefined };
+  }
+  if (env.MAPEK_PAGERDUTY_ROUTING_KEY) {
+    const eventsUrl = env.MAPEK_PAGERDUTY_EVENTS_URL || undefined;
+    if (eventsUrl && !httpUrl(eventsUrl)) throw new ConfigError('MAPEK_PAGERDUTY_EVENTS_URL: not an http(s) URL');
+    out.pagerduty = { routingKey: env.MAPEK_PAGERDUTY_ROUTING_KEY, eventsUrl, source: env.MAPEK_PAGERDUTY_SOURCE || undefined };
+  }
+  if (env.MAPEK_SMTP_HOST) {
+    const secure = truthy(env.MAPEK_SMTP_SECURE);
+    const portText = env.MAPEK_SMTP_PORT || (secure ? '465' : '587');
+    const port = Number(portText);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`MAPEK_SMTP_PORT: not a port number: "${portText}"`);
+    if (!env.MAPEK_SMTP_FROM) throw new ConfigError('MAPEK_SMTP_FROM: required when MAPEK_SMTP_HOST is set');
+    out.smtp = {
+      host: env.MAPEK_SMTP_HOST,
+      port,
+      secure,
+      requireTLS: truthy(env.MAPEK_SMTP_REQUIRE_TLS),
+      user: env.MAPEK_SMTP_USER || undefined,
+      pass: env.MAPEK_SMTP_PASS || undefined,
+      from: env.MAPEK_SMTP_FROM,
+      defaultTo: commaList(env.MAPEK_SMTP_TO),
+      allowedDomains: commaList(env.MAPEK_SMTP_ALLOWED_DOMAINS).map((d) => d.toLowerCase()),
+    };
+  }
+  const bases = commaList(env.MAPEK_HTTP_BASES);
+  if (bases.length > 0) {
+    const maxText = env.MAPEK_HTTP_MAX_REDIRECTS || '5';
+    const maxRedirects = Number(maxText);
+    if (!Number.isInteger(maxRedirects) || maxRedirects < 0 || maxRedirects > 20) throw new ConfigError(`MAPEK_HTTP_MAX_REDIRECTS: expected 0..20, got "${maxText}"`);
+    out.http = {
+      bases: checkBases('MAPEK_HTTP_BASES', bases),
+      allowRedirects: truthy(env.MAPEK_HTTP_ALLOW_REDIRECTS),
+      maxRedirects,
+      headers: stringMap('MAPEK_HTTP_HEADERS', env.MAPEK_HTTP_HEADERS),
+    };
+  }
+  return out;
 }

@@ -6,6 +6,7 @@ import type { Pack } from './config.ts';
 import { PermanentActionError } from './errors.ts';
 import { actuators, READ_ONLY } from './execute/actuators/index.ts';
 import type { ActuatorContext } from './execute/actuators/types.ts';
+import { redact } from './execute/outbound.ts';
 import type { LoopQueues } from './execute/queues.ts';
 import type { KnowledgeStore } from './knowledge/store.ts';
 import type { LoopMetrics } from './metrics.ts';
@@ -26,8 +27,8 @@ export interface LoopDeps {
   clock: Clock;
   log: Logger;
   actuator: ActuatorContext;
-  /** PromQL for the sensors. */
-  query: QueryFn;
+  /** PromQL for the sensors, with a sensor's own timeout. */
+  query: (timeoutMs: number) => QueryFn;
   /** The last outcome of each sensor in this process, for /readyz. */
   sensorHealth: Map<string, { ok: boolean; at: string; reason?: string; error?: string }>;
 }
@@ -65,7 +66,7 @@ export async function sensorTick(deps: LoopDeps, sensorName: string, job: { id?:
   const health = (h: { ok: boolean; reason?: string; error?: string }) => deps.sensorHealth.set(sensor.name, { ...h, at: new Date(deps.clock.now()).toISOString() });
   let tick;
   try {
-    tick = await readSensor(deps.query, sensor, at);
+    tick = await readSensor(deps.query(parseDuration(sensor.timeout)), sensor, at);
   } catch (err) {
     const reason = failureReason(err);
     deps.metrics.sensorErrors.inc({ sensor: sensor.name, reason });
@@ -178,6 +179,10 @@ export async function stepIncident(deps: LoopDeps, incidentId: string): Promise<
       labels: work.incident.labels,
     });
     applied += 1;
+    const closedNow = (result.incidentState === 'resolved' || result.incidentState === 'escalated') && work.incident.state !== 'resolved' && work.incident.state !== 'escalated';
+    if (closedNow) {
+      deps.metrics.incidentTimeToClose.observe({ playbook: work.incident.playbook, outcome: result.incidentState }, (deps.clock.now() - Date.parse(work.incident.createdAt)) / 1000);
+    }
     deps.metrics.planSteps.inc({ machine: playbook.machine.id, state: result.to });
     deps.log.info({ incident: incidentId, from: result.from, to: result.to, event: next.event.type, actions: result.actions.map((a) => a.step) }, 'plan step');
     for (const a of committed.actions) if (a.status === 'planned') await wake(deps, 'action', () => deps.queues.action(a.id, a.type));
@@ -205,7 +210,7 @@ export async function runAction(deps: LoopDeps, actionId: string, attempt: { mad
     if (done) await wake(deps, 'plan', () => deps.queues.plan(done.incidentId, `o_${actionId}`));
   };
   if (deps.pack.dryRun && !READ_ONLY.has(type)) {
-    await finish('skipped', { dryRun: true, wouldCall: type, params: action.params });
+    await finish('skipped', { dryRun: true, wouldCall: type, params: redact(action.params) as Record<string, unknown> });
     return 'dry-run';
   }
   const actuator = actuators[type];

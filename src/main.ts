@@ -9,7 +9,7 @@ import { RetryableActionError } from './execute/actuators/types.ts';
 import { openKnowledge } from './knowledge/db.ts';
 import { KnowledgeStore } from './knowledge/store.ts';
 import { analyzeObservation, ConfigurationFailure, fireTimer, reconcile, runAction, sensorTick, stepIncident, type LoopDeps } from './loop.ts';
-import { createQueryFn } from './monitor/promql.ts';
+import { createQueryFn, type QueryFn } from './monitor/promql.ts';
 import { LoopMetrics } from './metrics.ts';
 
 /** The roles one process can take (DESIGN.md: `--roles api,loop,worker`). */
@@ -55,6 +55,12 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
   });
   cleanups.push(() => queues.close());
   const metrics = new LoopMetrics({ counts: () => store.gaugeCounts(), queueDepths: () => queues.depths() });
+  const queryFns = new Map<number, QueryFn>();
+  const queryWithTimeout = (timeoutMs: number): QueryFn => {
+    let fn = queryFns.get(timeoutMs);
+    if (!fn) queryFns.set(timeoutMs, (fn = createQueryFn({ url: config.prometheusUrl, auth: config.prometheusAuth, timeoutMs })));
+    return fn;
+  };
   const deps: LoopDeps = {
     store,
     queues,
@@ -62,7 +68,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
     pack: config.pack,
     clock,
     log,
-    query: createQueryFn({ url: config.prometheusUrl, auth: config.prometheusAuth, timeoutMs: 10_000 }),
+    query: queryWithTimeout,
     sensorHealth: new Map(),
     actuator: {
       charterUrl: config.charterUrl,
@@ -70,6 +76,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
       prometheusAuth: config.prometheusAuth,
       pagerUrl: config.pagerUrl,
       timeoutMs: parseDuration(exec.timeout),
+      ...config.outbound,
     },
   };
 

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Sources of the gauges that are read at scrape time. */
 export interface GaugeSources {
-  counts?: () => Promise<{ incidentsOpen: number; plans: Array<{ machine: string; state: string; n: number }> }>;
+  counts?: () => Promise<{ incidentsOpen: number; plans: Array<{ machine: string; state: string; n: number }>; oldestOpen: Array<{ playbook: string; createdAt: string }> }>;
   queueDepths?: () => Promise<Array<{ queue: string; state: string; n: number }>>;
 }
 
@@ -20,6 +20,7 @@ export class LoopMetrics {
   readonly actionAttempts = new Counter({ name: 'mapek_action_attempts_total', help: 'Actuator calls made, by type and result', labelNames: ['type', 'result'], registers: [this.registry] });
   readonly actionDuration = new Histogram({ name: 'mapek_action_duration_seconds', help: 'Duration of one actuator call', labelNames: ['type'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly observationToAction = new Histogram({ name: 'mapek_observation_to_action_seconds', help: 'From the observation that opened an incident to its first remediation call answered', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
+  readonly incidentTimeToClose = new Histogram({ name: 'mapek_incident_time_to_close_seconds', help: 'From an incident opening to its first resolved or escalated state (the SLI of the incident SLO)', labelNames: ['playbook', 'outcome'], buckets: [30, 60, 120, 300, 600, 900, 1800, 3600], registers: [this.registry] });
   readonly planSteps = new Counter({ name: 'mapek_plan_steps_total', help: 'Plan steps committed, by machine and resulting state', labelNames: ['machine', 'state'], registers: [this.registry] });
   readonly sensorQueryDuration = new Histogram({ name: 'mapek_sensor_query_duration_seconds', help: 'PromQL query duration', labelNames: ['sensor'], registers: [this.registry] });
   readonly sensorErrors = new Counter({ name: 'mapek_sensor_errors_total', help: 'PromQL query errors by sensor and reason', labelNames: ['sensor', 'reason'], registers: [this.registry] });
@@ -71,6 +72,26 @@ export class LoopMetrics {
         }
       },
     });
+    new Gauge({
+      name: 'mapek_incident_oldest_open_seconds',
+      help: 'Age of the oldest incident not yet resolved or escalated, by playbook (0 when none)',
+      labelNames: ['playbook'],
+      registers: [this.registry],
+      async collect() {
+        if (!counts) return;
+        try {
+          const now = Date.now();
+          this.reset();
+          this.set({ playbook: 'critical-violation' }, 0);
+          for (const r of (await counts()).oldestOpen) this.set({ playbook: r.playbook }, Math.max(0, (now - Date.parse(r.createdAt)) / 1000));
+        } catch {
+          /* as above */
+        }
+      },
+    });
+    // Series exist from the start, so the first late incident or 503 after a restart is counted.
+    for (const outcome of ['resolved', 'escalated']) this.incidentTimeToClose.zero({ playbook: 'critical-violation', outcome });
+    for (const code of ['202', '400', '401', '413', '415', '503']) this.webhookRequests.inc({ code }, 0);
     this.paused.set(0);
     this.brakeEngaged.set(0);
   }

@@ -3,13 +3,15 @@
  * sample, no look-ahead. Pure (no clock, no I/O).
  */
 
-/** Milliseconds in a day and a week. */
+/** Milliseconds in a day. */
 export const DAY_MS = 86_400_000;
+/** Milliseconds in a week. */
 export const WEEK_MS = 7 * DAY_MS;
 
 /**
- * The last `capacity` values in arrival order and in sorted order at once: push is O(capacity)
- * memmove at worst, median and quantiles O(1), MAD O(log capacity).
+ * The last `capacity` values in arrival order and in sorted order at once: a push shifts only
+ * the sorted values between the evicted one and the new one (few on a smooth series, O(capacity)
+ * at worst), median and quantiles are O(1), the MAD O(log capacity).
  */
 export class SlidingWindow {
   private readonly ring: Float64Array;
@@ -81,11 +83,12 @@ export class SlidingWindow {
     return this.quantile(0.5);
   }
 
-  /** Smallest and largest value held. */
+  /** The smallest value held; NaN when empty. */
   min(): number {
     return this.count ? this.sorted[0]! : Number.NaN;
   }
 
+  /** The largest value held; NaN when empty. */
   max(): number {
     return this.count ? this.sorted[this.count - 1]! : Number.NaN;
   }
@@ -205,6 +208,7 @@ export class RunningMax {
     return Math.min(this.pushed, this.capacity);
   }
 
+  /** Adds a value, dropping the oldest when full. */
   push(x: number): void {
     const cap = this.capacity;
     // Drop the expired front, then every value at the back that x outranks.
@@ -245,6 +249,7 @@ export class MovingMean {
     this.ring = new Float64Array(capacity);
   }
 
+  /** Adds a value, dropping the oldest when full. */
   push(x: number): void {
     if (this.count === this.capacity) this.sum -= this.ring[this.head]!;
     else this.count++;
@@ -260,6 +265,7 @@ export class MovingMean {
     }
   }
 
+  /** The mean of the window. */
   mean(): number {
     return this.count === this.capacity ? this.sum / this.count : Number.NaN;
   }

@@ -46,11 +46,12 @@ export async function openKnowledge(url: string): Promise<KnowledgeDb> {
     if (!path) throw new ConfigError(`KNOWLEDGE_URL: no file in "${url}" (expected sqlite:PATH)`);
     const file = path === ':memory:' ? path : resolve(path);
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    const sqlite = new Sqlite(file, { timeout: 5000 });
+    // Waits for another writer at most 3 s (synchronously: better-sqlite3 blocks while it waits),
+    // so a webhook that cannot be kept still gets its 503 within 5 s.
+    const sqlite = new Sqlite(file, { timeout: 3000 });
     sqlite.pragma('journal_mode = WAL');
     // FULL: a commit is on disk before the webhook answers 202 (principle 2).
     sqlite.pragma('synchronous = FULL');
-    sqlite.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
     handle = { db, kind: 'sqlite', durability: `sqlite WAL, synchronous=FULL (${file})`, close: () => db.destroy() };
   } else if (/^postgres(ql)?:\/\//.test(url)) {

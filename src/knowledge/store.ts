@@ -779,7 +779,7 @@ export class KnowledgeStore {
   }
 
   /** Counts for the loop's own gauges. */
-  async gaugeCounts(): Promise<{ incidentsOpen: number; plans: Array<{ machine: string; state: string; n: number }> }> {
+  async gaugeCounts(): Promise<{ incidentsOpen: number; plans: Array<{ machine: string; state: string; n: number }>; oldestOpen: Array<{ playbook: string; createdAt: string }> }> {
     const open = await this.db
       .selectFrom('incidents')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -790,7 +790,17 @@ export class KnowledgeStore {
       .select(['machine', 'state', (eb) => eb.fn.countAll<number>().as('n')])
       .groupBy(['machine', 'state'])
       .execute();
-    return { incidentsOpen: Number(open?.n ?? 0), plans: plans.map((r) => ({ machine: r.machine, state: r.state, n: Number(r.n) })) };
+    const oldest = await this.db
+      .selectFrom('incidents')
+      .select(['playbook', (eb) => eb.fn.min<string>('created_at').as('created_at')])
+      .where('active_slot', '=', 1)
+      .groupBy('playbook')
+      .execute();
+    return {
+      incidentsOpen: Number(open?.n ?? 0),
+      plans: plans.map((r) => ({ machine: r.machine, state: r.state, n: Number(r.n) })),
+      oldestOpen: oldest.map((r) => ({ playbook: r.playbook, createdAt: r.created_at })),
+    };
   }
 
   /** Milliseconds from the incident's opening to this action, when it is the incident's first effect at the Charter. */

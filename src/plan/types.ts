@@ -8,7 +8,11 @@ export type ActionType =
   | 'charter.notification'
   | 'prometheus.severity'
   | 'prometheus.verify'
-  | 'page';
+  | 'page'
+  | 'slack.message'
+  | 'pagerduty.event'
+  | 'email.message'
+  | 'http.call';
 
 /** A plan's request for one durable action. `step` is unique within an incident's plan. */
 export interface ActionRequest {

@@ -90,4 +90,19 @@ describe('sensors with Alertmanager switched off', () => {
     const q = (await (await fetch(`${loop.sim.url}/api/quarantines?node_or_service=node-sensed`)).json()) as { items: unknown[] };
     expect(q.items).toHaveLength(1);
   }, 200_000);
+
+  it('with Prometheus unreachable, errors are counted and no finding appears', async () => {
+    const unavailable = async () => {
+      const m = await (await fetch(`${loop.mapek.url}/metrics`)).text();
+      return [...m.matchAll(/^mapek_sensor_errors_total\{sensor="[^"]+",reason="unavailable"\} (\d+)/gm)].reduce((n, x) => n + Number(x[1]), 0);
+    };
+    const before = (await findings()).length;
+    const errorsBefore = await unavailable();
+    await loop.prometheus!.stop();
+    await until('unavailable errors', async () => ((await unavailable()) > errorsBefore + 10 ? true : undefined), 30_000);
+    expect((await findings()).length).toBe(before);
+    const ready = (await (await fetch(`${loop.mapek.url}/readyz`)).json()) as { sensors: Record<string, { ok: boolean; reason?: string }>; info: { prometheus: { ok: boolean } } };
+    expect(ready.info.prometheus.ok).toBe(false);
+    expect(Object.values(ready.sensors).some((s) => !s.ok && s.reason === 'unavailable')).toBe(true);
+  }, 60_000);
 });

@@ -11,6 +11,8 @@ import { loadConfig } from '../../src/config.ts';
 import { startMapek, type RunningMapek } from '../../src/main.ts';
 import { ensureRedis, freePort, type RedisHandle } from '../../src/stack/processes.ts';
 import { pino } from 'pino';
+import Sqlite from 'better-sqlite3';
+import fc from 'fast-check';
 
 const TOKEN = 'test-token-123';
 let sim: RunningSimulator;
@@ -148,6 +150,67 @@ describe('POST /webhooks/alertmanager', () => {
     expect((await post(payload([unicode]))).status).toBe(202);
     expect((await fetch(`${mapek.url}/healthz`)).status).toBe(200);
   });
+});
+
+describe('idempotent and hostile-proof intake', () => {
+  it('200 copies of one alert make one observation and one incident', async () => {
+    const copies = await Promise.all(Array.from({ length: 200 }, () => post(payload([alert('node-copies', 'fp-copies')]))));
+    expect(copies.every((c) => c.status === 202)).toBe(true);
+    expect(copies.reduce((n, c) => n + Number(c.body?.accepted), 0)).toBe(1);
+    expect(copies.reduce((n, c) => n + Number(c.body?.duplicates), 0)).toBe(199);
+    await until('the incident', async () => ((await incidentsFor('node-copies')).length ? true : undefined));
+    const id = (await incidentsFor('node-copies'))[0]!.id;
+    const inc = (await (await fetch(`${mapek.url}/api/incidents/${id}`)).json()) as { observations: unknown[]; findings: unknown[] };
+    expect(inc.observations).toHaveLength(1);
+    expect(inc.findings).toHaveLength(1);
+    expect(await incidentsFor('node-copies')).toHaveLength(1);
+  });
+
+  it('any JSON body gets 202 or a 4xx naming the problem, never a 5xx', async () => {
+    const labels = fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.constant(null)), { maxKeys: 4 });
+    const alertArb = fc.record(
+      {
+        status: fc.oneof(fc.constant('firing'), fc.constant('resolved'), fc.string({ maxLength: 8 })),
+        labels,
+        annotations: labels,
+        startsAt: fc.oneof(fc.constant('2026-12-04T10:00:00Z'), fc.string({ maxLength: 30 })),
+        endsAt: fc.constant('0001-01-01T00:00:00Z'),
+        fingerprint: fc.oneof(fc.string({ maxLength: 16 }), fc.integer()),
+        __proto__: fc.anything(),
+      },
+      { requiredKeys: [] },
+    );
+    const bodyArb = fc.oneof(
+      fc.record({ version: fc.constant('4'), status: fc.constant('firing'), receiver: fc.string({ maxLength: 10 }), alerts: fc.array(alertArb, { maxLength: 3 }) }, { requiredKeys: [] }),
+      fc.jsonValue({ maxDepth: 4 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(bodyArb, async (body) => {
+        const res = await post(JSON.stringify(body));
+        expect(res.status === 202 || (res.status >= 400 && res.status < 500)).toBe(true);
+        if (res.status === 400) expect(typeof res.body?.error).toBe('string');
+      }),
+      { numRuns: 150 },
+    );
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect((await fetch(`${mapek.url}/healthz`)).status).toBe(200);
+  }, 60_000);
+
+  it('answers 503 within 5 s when knowledge cannot take the notification, and 202 once it can', async () => {
+    const blocker = new Sqlite(join(dir, 'k.db'));
+    blocker.exec('BEGIN EXCLUSIVE');
+    try {
+      const started = Date.now();
+      const res = await post(payload([alert('node-locked', 'fp-locked')]));
+      expect(res.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+    }
+    expect((await post(payload([alert('node-locked', 'fp-locked')]))).status).toBe(202);
+    await until('the incident', async () => ((await incidentsFor('node-locked')).length ? true : undefined));
+  }, 30_000);
 });
 
 describe('Redis is transport, knowledge is the record', () => {

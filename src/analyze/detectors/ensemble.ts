@@ -1,53 +1,54 @@
 /**
- * The recommended default: the robust statistic and the seasonal forecaster side by side (each
- * as a point and a sustained surprise), optionally with the distance method; a point scores
- * what the most surprised of them says, and one event alarms once.
+ * The recommended default: the seasonal forecaster and the distance method side by side (each as
+ * a point and a sustained surprise, each as a record against its own recent past); a point scores
+ * what the more surprised of them says, and one event alarms once. They fail differently: the
+ * forecaster misses a spike that fits the season's shape but not its size, the distance method a
+ * slow drift its memory keeps up with. The robust statistic can join (`medianMad: 1`).
  */
 import { unit } from '../rolling.ts';
-import { Rest, SurpriseScore } from '../surprise.ts';
+import { ANOMALY_THRESHOLD, RECORD_LEVEL, Rest, SURPRISE_PARAMS, SurpriseScore } from '../surprise.ts';
 import { HOLT_WINTERS_PARAMS, SeasonalResidual } from './holt-winters.ts';
-import { NeighbourDistance, KNN_PARAMS } from './knn.ts';
-import { RECORD_LEVEL, RobustZ } from './median-mad.ts';
+import { KNN_PARAMS, NeighbourDistance } from './knn.ts';
+import { RobustZ } from './median-mad.ts';
 import { resolveParams, type AnomalyScorer, type DetectorDefinition, type ParamSpec } from './types.ts';
 
+/** The ensemble's parameters: which members, and how surprises become scores. */
 export const ENSEMBLE_PARAMS = {
-  knn: { default: 0, min: 0, max: 1, integer: true, description: '1 = add the k-nearest-neighbour distance to the ensemble' },
-  history: { default: 1500, min: 10, max: 100_000, integer: true, description: 'past surprises whose largest sets the bar for a new one' },
-  smoothing: { default: 12, min: 1, max: 1000, integer: true, description: 'samples averaged for the sustained-shift score (1 = off)' },
-  rest: { default: 30, min: 0, max: 100_000, integer: true, description: 'samples damped after an anomaly, so one event alarms once' },
+  holtWinters: { default: 1, min: 0, max: 1, integer: true, description: '1 = include the Holt-Winters residual' },
+  knn: { default: 1, min: 0, max: 1, integer: true, description: '1 = include the k-nearest-neighbour distance' },
+  medianMad: { default: 0, min: 0, max: 1, integer: true, description: '1 = include the median/MAD robust z' },
+  ...SURPRISE_PARAMS,
 } satisfies Record<string, ParamSpec>;
 
 type Params = { [K in keyof typeof ENSEMBLE_PARAMS]: number };
+
+/** A raw surprise stream and its score. */
+interface Member {
+  surprise: { update(t: number, value: number): number };
+  score: SurpriseScore;
+}
 
 const defaultsOf = <T extends Record<string, ParamSpec>>(specs: T): { [K in keyof T]: number } =>
   Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, s.default])) as { [K in keyof T]: number };
 
 class Ensemble implements AnomalyScorer {
-  private readonly z = new RobustZ(0);
-  private readonly residual = new SeasonalResidual(defaultsOf(HOLT_WINTERS_PARAMS));
-  private readonly distance: NeighbourDistance | null;
-  private readonly zScore: SurpriseScore;
-  private readonly residualScore: SurpriseScore;
-  private readonly distanceScore: SurpriseScore | null;
+  private readonly members: Member[] = [];
   private readonly rest: Rest;
 
   constructor(p: Params) {
-    this.zScore = new SurpriseScore(p);
-    this.residualScore = new SurpriseScore(p);
-    this.distance = p.knn ? new NeighbourDistance(defaultsOf(KNN_PARAMS)) : null;
-    this.distanceScore = p.knn ? new SurpriseScore(p) : null;
+    if (p.holtWinters) this.members.push({ surprise: new SeasonalResidual(defaultsOf(HOLT_WINTERS_PARAMS)), score: new SurpriseScore(p) });
+    if (p.knn) this.members.push({ surprise: new NeighbourDistance(defaultsOf(KNN_PARAMS)), score: new SurpriseScore(p) });
+    if (p.medianMad) this.members.push({ surprise: new RobustZ(0), score: new SurpriseScore(p) });
+    if (this.members.length === 0) this.members.push({ surprise: new SeasonalResidual(defaultsOf(HOLT_WINTERS_PARAMS)), score: new SurpriseScore(p) });
     this.rest = new Rest(p.rest, RECORD_LEVEL);
   }
 
   score(t: number, value: number): number {
     if (!Number.isFinite(value) || !Number.isFinite(t)) return 0;
-    const mask = Number(process.env.MASK ?? 7);
-    let s = mask & 1 ? this.zScore.score(this.z.update(t, value)) : 0;
-    const r = mask & 2 ? this.residualScore.score(this.residual.update(t, value)) : 0;
-    if (r > s) s = r;
-    if (this.distance && this.distanceScore) {
-      const d = this.distanceScore.score(this.distance.update(t, value));
-      if (d > s) s = d;
+    let s = 0;
+    for (const m of this.members) {
+      const x = m.score.score(m.surprise.update(t, value));
+      if (x > s) s = x;
     }
     return unit(this.rest.apply(s));
   }
@@ -56,9 +57,9 @@ class Ensemble implements AnomalyScorer {
 /** The ensemble detector (the recommended one). */
 export const ensemble: DetectorDefinition<Params> = {
   name: 'ensemble',
-  description: 'recommended: median/MAD and Holt-Winters surprises (point and sustained) together, the higher wins, one alarm per event',
+  description: 'Holt-Winters residual and k-nearest-neighbour distance together (point and sustained surprises), the higher wins, one alarm per event',
   family: 'ensemble',
   params: ENSEMBLE_PARAMS,
-  threshold: RECORD_LEVEL,
+  threshold: ANOMALY_THRESHOLD,
   create: (params) => new Ensemble(resolveParams('ensemble', ENSEMBLE_PARAMS, params)),
 };

@@ -5,10 +5,10 @@
  * update the model, so an outlier does not bend the forecast that judges the next point.
  */
 import { DAY_MS, SamplingInterval, unit, WEEK_MS } from '../rolling.ts';
-import { Rest, SurpriseScore } from '../surprise.ts';
-import { RECORD_LEVEL } from './median-mad.ts';
+import { ANOMALY_THRESHOLD, RECORD_LEVEL, Rest, SURPRISE_PARAMS, SurpriseScore } from '../surprise.ts';
 import { resolveParams, type AnomalyScorer, type DetectorDefinition, type ParamSpec } from './types.ts';
 
+/** The Holt-Winters detector's parameters. */
 export const HOLT_WINTERS_PARAMS = {
   alpha: { default: 0.2, min: 0.001, max: 1, description: 'level smoothing' },
   beta: { default: 0, min: 0, max: 1, description: 'trend smoothing (0 = no trend term; the level follows a trend on its own)' },
@@ -16,9 +16,7 @@ export const HOLT_WINTERS_PARAMS = {
   delta: { default: 0, min: 0, max: 1, description: 'weekly profile smoothing, per visit of an hour-of-week bin (0 = no weekly season)' },
   scaleRate: { default: 0.02, min: 0.0001, max: 1, description: 'rate at which the error scale follows recent absolute errors' },
   clip: { default: 4, min: 1, max: 100, description: 'errors beyond this many scales are clipped before they update the model' },
-  history: { default: 1500, min: 10, max: 100_000, integer: true, description: 'past surprises whose largest sets the bar for a new one' },
-  smoothing: { default: 12, min: 1, max: 1000, integer: true, description: 'samples averaged for the sustained-shift score (1 = off)' },
-  rest: { default: 30, min: 0, max: 100_000, integer: true, description: 'samples damped after an anomaly, so one event alarms once' },
+  ...SURPRISE_PARAMS,
 } satisfies Record<string, ParamSpec>;
 
 type Params = { [K in keyof typeof HOLT_WINTERS_PARAMS]: number };
@@ -167,6 +165,6 @@ export const holtWinters: DetectorDefinition<Params> = {
   description: 'seasonal forecaster: Holt-Winters forecast error (daily profile by time of day) over a robust error scale, as a record against recent surprises',
   family: 'seasonal-forecast',
   params: HOLT_WINTERS_PARAMS,
-  threshold: RECORD_LEVEL,
+  threshold: ANOMALY_THRESHOLD,
   create: (params) => new HoltWinters(resolveParams('holt-winters', HOLT_WINTERS_PARAMS, params)),
 };

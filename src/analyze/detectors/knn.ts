@@ -1,21 +1,21 @@
 /**
- * Distance: the shape of the last few samples (each scaled by the robust spread of the last day)
- * against the shapes seen over the past days; the surprise is the mean distance to the k nearest.
- * A pattern that recurs every day, or every few hours, has near neighbours and stays quiet.
+ * Distance: the shape of the last few samples (their values as they are) against shapes seen over
+ * the past days; the surprise is the mean distance to the k nearest. A pattern that recurs daily,
+ * or every few hours, has near neighbours and stays quiet; a new level or a new form has none.
+ * No scaling is needed: the record scale judges a distance only against this series' own past
+ * distances. Memory is a ring of every n-th shape (n chosen to span `span` days), indexed by mean.
  */
 import { DAY_MS, SamplingInterval, unit } from '../rolling.ts';
-import { Rest, SurpriseScore } from '../surprise.ts';
-import { RECORD_LEVEL } from './median-mad.ts';
+import { ANOMALY_THRESHOLD, RECORD_LEVEL, Rest, SURPRISE_PARAMS, SurpriseScore } from '../surprise.ts';
 import { resolveParams, type AnomalyScorer, type DetectorDefinition, type ParamSpec } from './types.ts';
 
+/** The k-nearest-neighbour detector's parameters. */
 export const KNN_PARAMS = {
   dimension: { default: 4, min: 1, max: 64, integer: true, description: 'samples per shape' },
   neighbours: { default: 3, min: 1, max: 32, integer: true, description: 'k: nearest shapes averaged' },
   memory: { default: 64, min: 8, max: 4096, integer: true, description: 'shapes remembered' },
-  span: { default: 2, min: 0.01, max: 60, description: 'days the memory covers (it keeps every n-th shape to span them)' },
-  history: { default: 1500, min: 10, max: 100_000, integer: true, description: 'past surprises whose largest sets the bar for a new one' },
-  smoothing: { default: 12, min: 1, max: 1000, integer: true, description: 'samples averaged for the sustained-shift score (1 = off)' },
-  rest: { default: 30, min: 0, max: 100_000, integer: true, description: 'samples damped after an anomaly, so one event alarms once' },
+  span: { default: 4, min: 0.01, max: 60, description: 'days the memory covers (it keeps every n-th shape to span them)' },
+  ...SURPRISE_PARAMS,
 } satisfies Record<string, ParamSpec>;
 
 type Params = { [K in keyof typeof KNN_PARAMS]: number };
@@ -26,7 +26,7 @@ export class NeighbourDistance {
   private readonly m: number;
   private readonly k: number;
   private readonly capacity: number;
-  /** The last m normalised values, and the shapes waiting m samples before they are remembered. */
+  /** The last m values, and the shapes waiting m samples before they are remembered (no self-match). */
   private readonly recent: Float64Array;
   private recentCount = 0;
   private readonly pending: Float64Array;
@@ -199,10 +199,10 @@ class Knn implements AnomalyScorer {
 /** The k-nearest-neighbour detector. */
 export const knn: DetectorDefinition<Params> = {
   name: 'knn',
-  description: 'distance: mean distance of the latest shape (a few samples, robustly scaled) to its k nearest among the past days, as a record against recent surprises',
+  description: 'distance: mean distance of the latest shape (the last few values) to its k nearest among the past days, as a record against recent surprises',
   family: 'distance',
   params: KNN_PARAMS,
-  threshold: RECORD_LEVEL,
+  threshold: ANOMALY_THRESHOLD,
   create: (params) => new Knn(resolveParams('knn', KNN_PARAMS, params)),
 };
 

@@ -4,14 +4,13 @@
  * daily swing widens the band instead of alarming, and a trend only moves the median.
  */
 import { DAY_MS, SamplingInterval, SlidingWindow, unit } from '../rolling.ts';
-import { Rest, SurpriseScore } from '../surprise.ts';
+import { ANOMALY_THRESHOLD, RECORD_LEVEL, Rest, SURPRISE_PARAMS, SurpriseScore } from '../surprise.ts';
 import { resolveParams, type AnomalyScorer, type DetectorDefinition, type ParamSpec } from './types.ts';
 
+/** The median/MAD detector's parameters. */
 export const MEDIAN_MAD_PARAMS = {
   window: { default: 0, min: 0, max: 10_000, integer: true, description: 'samples in the sliding window; 0 = one day at the learned sampling interval (32 to 2048)' },
-  history: { default: 1500, min: 10, max: 100_000, integer: true, description: 'past surprises whose largest sets the bar for a new one' },
-  smoothing: { default: 12, min: 1, max: 1000, integer: true, description: 'samples averaged for the sustained-shift score (1 = off)' },
-  rest: { default: 30, min: 0, max: 100_000, integer: true, description: 'samples damped after an anomaly, so one event alarms once' },
+  ...SURPRISE_PARAMS,
 } satisfies Record<string, ParamSpec>;
 
 type Params = { [K in keyof typeof MEDIAN_MAD_PARAMS]: number };
@@ -21,8 +20,6 @@ const MAD_TO_SIGMA = 1.4826;
 /** Bounds of the one-day window, in samples. */
 const MIN_WINDOW = 32;
 const MAX_WINDOW = 2048;
-/** Score of a new record, the threshold. */
-export const RECORD_LEVEL = 0.5;
 
 /** The robust z of each value against the window before it (NaN until the window is full). */
 export class RobustZ {
@@ -83,6 +80,6 @@ export const medianMad: DetectorDefinition<Params> = {
   description: 'robust statistic: robust z against the median and MAD of the last day, as a record against recent surprises',
   family: 'robust-statistic',
   params: MEDIAN_MAD_PARAMS,
-  threshold: RECORD_LEVEL,
+  threshold: ANOMALY_THRESHOLD,
   create: (params) => new MedianMad(resolveParams('median-mad', MEDIAN_MAD_PARAMS, params)),
 };

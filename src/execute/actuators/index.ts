@@ -1,6 +1,10 @@
 /** Every actuator, by action type; adding one is one file and one line. */
 import type { ActionType } from '../../plan/types.ts';
 import { charterActuator } from './charter.ts';
+import { emailActuator } from './email.ts';
+import { httpCallActuator } from './http-call.ts';
+import { pagerDutyActuator } from './pagerduty.ts';
+import { slackActuator } from './slack.ts';
 import { pageActuator } from './page.ts';
 import { severityActuator, verifyActuator } from './prometheus.ts';
 import type { Actuator } from './types.ts';
@@ -14,6 +18,10 @@ export const actuators: Record<ActionType, Actuator> = {
   'prometheus.severity': severityActuator,
   'prometheus.verify': verifyActuator,
   page: pageActuator,
+  'slack.message': slackActuator,
+  'pagerduty.event': pagerDutyActuator,
+  'email.message': emailActuator,
+  'http.call': httpCallActuator,
 };
 
 /** Action types that only read: they run even in dry-run. */

@@ -1,5 +1,6 @@
 /** The actuator port: one action in, the answer out; errors say whether a retry can help. */
 import type { ActionRecord } from '../../knowledge/store.ts';
+import type { HttpCallSettings, PagerDutySettings, SlackSettings, SmtpSettings } from '../outbound.ts';
 
 /** Settings every actuator call gets. */
 export interface ActuatorContext {
@@ -8,6 +9,14 @@ export interface ActuatorContext {
   prometheusAuth?: { bearer?: string; username?: string; password?: string };
   pagerUrl?: string;
   timeoutMs: number;
+  /** Slack incoming webhooks by channel (slack.message). */
+  slack?: SlackSettings;
+  /** PagerDuty Events API v2 (pagerduty.event). */
+  pagerduty?: PagerDutySettings;
+  /** SMTP submission (email.message). */
+  smtp?: SmtpSettings;
+  /** The generic call's allow-list and headers (http.call). */
+  http?: HttpCallSettings;
 }
 
 /** Runs one action; resolves with its outcome, throws RetryableActionError or PermanentActionError. */
