@@ -200,7 +200,20 @@ export async function fireTimer(deps: LoopDeps, timerId: string): Promise<void> 
  * Execute: runs one action through its actuator with its Idempotency-Key. A retryable failure is
  * rethrown for BullMQ's backoff; the last attempt, or a permanent failure, makes the action dead.
  */
-export async function runAction(deps: LoopDeps, actionId: string, attempt: { made: number; max: number }): Promise<string> {
+export async function runAction(
+  deps: LoopDeps,
+  actionId: string,
+  attempt: { made: number; max: number; postpone?: (ms: number) => Promise<never> },
+): Promise<string> {
+  if (attempt.postpone) {
+    const peek = await deps.store.getAction(actionId);
+    if (peek && !READ_ONLY.has(peek.type) && (await deps.store.pauseState()).paused) {
+      deps.metrics.paused.set(1);
+      // Paused: the action waits (not an attempt); it runs once the pause ends or expires.
+      return attempt.postpone(5000);
+    }
+    deps.metrics.paused.set(0);
+  }
   const action = await deps.store.startAttempt(actionId);
   if (!action) return 'already finished';
   const type = action.type as ActionType;

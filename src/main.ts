@@ -1,5 +1,5 @@
 /** The composition root: builds adapters, starts the roles, closes everything in reverse order. */
-import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import { buildApp } from './api/app.ts';
 import { parseDuration, systemClock, type Clock } from './clock.ts';
@@ -82,7 +82,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
 
   const workers: Worker[] = [];
   const drainMs = parseDuration(exec.drainTimeout);
-  const startWorker = (stage: Stage, concurrency: number, fn: (job: Job) => Promise<unknown>, limiter?: { max: number; duration: number }) => {
+  const startWorker = (stage: Stage, concurrency: number, fn: (job: Job, token?: string) => Promise<unknown>, limiter?: { max: number; duration: number }) => {
     const connection = workerConnection(config.redisUrl);
     const w = new Worker(queueName(config.queuePrefix, stage), fn, {
       connection: connection as unknown as ConnectionOptions,
@@ -137,7 +137,15 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
       startWorker(
         `actions-${family}`,
         q.concurrency,
-        (job) => runAction(deps, job.data.actionId, { made: job.attemptsMade, max: job.opts.attempts ?? 1 }),
+        (job, token) =>
+          runAction(deps, job.data.actionId, {
+            made: job.attemptsMade,
+            max: job.opts.attempts ?? 1,
+            postpone: async (ms) => {
+              await job.moveToDelayed(Date.now() + ms, token);
+              throw new DelayedError();
+            },
+          }),
         { max: q.rateLimit.max, duration: parseDuration(q.rateLimit.per) },
       );
     }
@@ -155,20 +163,26 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
   };
   if (roles.has('loop')) {
     // Redis restarted (perhaps empty): hand back everything knowledge says is unfinished.
-    let first = true;
+    const schedule = () =>
+      queues.scheduleSensors(config.pack.sensors.map((s) => ({ name: s.name, everyMs: parseDuration(s.interval) })));
+    // Wait briefly for Redis, so the first reconcile does not fail on a connection still opening.
+    if (producer.status !== 'ready') {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 3000);
+        producer.once('ready', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    // From now on every (re)connection re-enqueues what knowledge says is unfinished, and
+    // re-creates the sensor schedulers (Redis may have restarted empty).
     producer.on('ready', () => {
-      if (first) {
-        first = false;
-        return;
-      }
       void doReconcile();
-      void queues.scheduleSensors(config.pack.sensors.map((s) => ({ name: s.name, everyMs: parseDuration(s.interval) }))).catch(() => {});
+      void schedule().catch(() => {});
     });
-    if (producer.status === 'ready') first = false;
     await doReconcile();
-    await queues
-      .scheduleSensors(config.pack.sensors.map((s) => ({ name: s.name, everyMs: parseDuration(s.interval) })))
-      .catch((err: Error) => log.warn({ err: err.message }, 'sensor schedulers not set; retried on reconnect'));
+    await schedule().catch((err: Error) => log.warn({ err: err.message }, 'sensor schedulers not set; retried on reconnect'));
     // Level-based safety net: what another process recorded (a CLI approval, a crashed worker)
     // is picked up even without a restart.
     const every = setInterval(() => void doReconcile(), 30_000);

@@ -13,6 +13,8 @@ import type { LoopMetrics } from '../metrics.ts';
 import { observationsFromWebhook, parseWebhook } from '../monitor/alertmanager.ts';
 import { adminMatches, bearerMatches } from './auth.ts';
 import { renderIndexPage } from './page.ts';
+import { parseDuration } from '../clock.ts';
+import { machineChart } from '../plan/chart.ts';
 
 /** What the app needs from the rest of the process. */
 export interface AppDeps {
@@ -177,6 +179,36 @@ export function buildApp(deps: AppDeps) {
       return { action, quorumReached };
     });
   }
+
+  const PauseBody = z.object({ for: z.string().optional(), by: z.string().trim().min(1).optional(), reason: z.string().max(2000).optional() });
+  app.post('/api/loop/pause', { preHandler: requireAdmin }, async (req) => {
+    const body = PauseBody.safeParse(req.body ?? {});
+    if (!body.success) throw new ValidationError(`${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`);
+    let untilMs: number | undefined;
+    if (body.data.for) {
+      try {
+        untilMs = Date.now() + parseDuration(body.data.for);
+      } catch (err) {
+        throw new ValidationError(`for: ${(err as Error).message}`, 'for');
+      }
+    }
+    const state = await store.setPause({ paused: true, untilMs, by: body.data.by, reason: body.data.reason });
+    metrics.paused.set(1);
+    return state;
+  });
+  app.post('/api/loop/resume', { preHandler: requireAdmin }, async (req) => {
+    const by = (req.body as { by?: unknown } | undefined)?.by;
+    const state = await store.setPause({ paused: false, by: typeof by === 'string' ? by : undefined });
+    metrics.paused.set(0);
+    return state;
+  });
+  app.get('/api/loop', { preHandler: requireAdmin }, async () => ({ pause: await store.pauseState() }));
+
+  app.get('/api/machines/:id', { preHandler: requireAdmin }, async (req, reply) => {
+    const chart = machineChart((req.params as { id: string }).id);
+    if (!chart) return reply.code(404).send({ error: 'no such machine' });
+    return chart;
+  });
 
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.registry.contentType);

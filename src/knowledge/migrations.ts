@@ -129,6 +129,12 @@ async function createInitial(db: AnyDb, postgres: boolean): Promise<void> {
       .addColumn('state', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .execute();
+    await db.schema
+      .createTable('controls')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
     await db.schema.createIndex('timers_pending').on('timers').columns(['fired_at', 'due_at']).execute();
   }
 }

@@ -113,6 +113,13 @@ export interface DetectorStateTable {
   updated_at: string;
 }
 
+/** Loop-wide switches (the pause), set by people through the API or the CLI. */
+export interface ControlTable {
+  key: string;
+  value: string;
+  updated_at: string;
+}
+
 /** The whole database, as Kysely sees it. */
 export interface Database {
   observations: ObservationTable;
@@ -124,4 +131,5 @@ export interface Database {
   actions: ActionTable;
   timers: TimerTable;
   detector_states: DetectorStateTable;
+  controls: ControlTable;
 }

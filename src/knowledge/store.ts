@@ -78,6 +78,17 @@ export class ApprovalError extends Error {
   }
 }
 
+/** Whether the loop is paused, since when, until when and by whom. */
+export interface PauseState {
+  paused: boolean;
+  since?: string;
+  until?: string;
+  by?: string;
+  reason?: string;
+  resumedAt?: string;
+  expired?: string;
+}
+
 /** A decision: one step a plan took, with why. */
 export interface DecisionRecord {
   id: string;
@@ -816,6 +827,28 @@ export class KnowledgeStore {
     if (earlier) return null;
     const inc = await this.db.selectFrom('incidents').select('created_at').where('id', '=', incidentId).executeTakeFirst();
     return inc ? this.clock.now() - Date.parse(inc.created_at) : null;
+  }
+
+  /** The pause, if one is in force now (an expired pause is no pause). */
+  async pauseState(): Promise<PauseState> {
+    const row = await this.db.selectFrom('controls').select('value').where('key', '=', 'pause').executeTakeFirst();
+    const value = row ? p<PauseState>(row.value) : { paused: false };
+    if (value.paused && value.until && Date.parse(value.until) <= this.clock.now()) return { paused: false, expired: value.until };
+    return value;
+  }
+
+  /** Pauses every action that would change the world (reads go on) until `untilMs`, or until resumed. */
+  async setPause(state: { paused: boolean; untilMs?: number; by?: string; reason?: string }): Promise<PauseState> {
+    const now = this.now();
+    const value: PauseState = state.paused
+      ? { paused: true, since: now, until: state.untilMs ? new Date(state.untilMs).toISOString() : undefined, by: state.by, reason: state.reason }
+      : { paused: false, resumedAt: now, by: state.by };
+    await this.db
+      .insertInto('controls')
+      .values({ key: 'pause', value: j(value), updated_at: now })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: j(value), updated_at: now }))
+      .execute();
+    return value;
   }
 
   /** Closes the database. */

@@ -93,8 +93,12 @@ function spawnManaged(binary: string, args: readonly string[], cwd: string): Man
       stopping ??= (async () => {
         if (exitDescription !== undefined) return;
         child.kill('SIGTERM');
-        const timer = sleep(graceMs).then(() => 'timeout' as const);
-        if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
+        let grace: NodeJS.Timeout | undefined;
+        const timer = new Promise<'timeout'>((resolve) => (grace = setTimeout(() => resolve('timeout'), graceMs)));
+        const outcome = await Promise.race([exited.then(() => 'exited' as const), timer]);
+        // The grace timer must not keep the process alive once the child is gone.
+        clearTimeout(grace);
+        if (outcome === 'timeout') {
           child.kill('SIGKILL');
           await exited;
         }
