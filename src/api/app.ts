@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { LoopMetrics } from '../metrics.ts';
 import { observationsFromWebhook, parseWebhook } from '../monitor/alertmanager.ts';
 import { adminMatches, bearerMatches } from './auth.ts';
-import { renderIndexPage } from './page.ts';
+import { renderIndexPage, UI_HEADERS, uiAsset } from './page.ts';
 import { parseDuration } from '../clock.ts';
 import { machineChart } from '../plan/chart.ts';
 
@@ -239,10 +239,16 @@ export function buildApp(deps: AppDeps) {
     );
   }
 
+  // The inspection page (src/api/ui/): the shell, its script and stylesheet, all behind the admin token.
   app.get('/', { preHandler: requireAdmin }, async (_req, reply) => {
-    const page = await store.listIncidents({ limit: 50 });
-    reply.type('text/html; charset=utf-8');
-    return renderIndexPage(page.items);
+    reply.headers(UI_HEADERS).type('text/html; charset=utf-8');
+    return renderIndexPage();
+  });
+  app.get('/ui/:file', { preHandler: requireAdmin }, async (req, reply) => {
+    const asset = uiAsset((req.params as { file: string }).file);
+    if (!asset) return reply.code(404).send({ error: 'no such asset' });
+    reply.headers(UI_HEADERS).type(asset.type);
+    return asset.body;
   });
 
   return app;

@@ -1,26 +1,43 @@
-/** The inspection page at `/`: incidents with state, age and subject (a fuller UI grows here). */
-import type { IncidentSummary } from '../knowledge/store.ts';
+/**
+ * The inspection page at `/`: a static HTML shell, one plain script and one stylesheet from
+ * src/api/ui/, served by mapek itself (no build step, no CDN). The script reads the inspection
+ * API with the page's own credentials and writes every text with textContent, never as HTML.
+ */
+import { readFileSync } from 'node:fs';
 
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+/** Headers for the page and its assets: nothing inline runs, nothing but this origin is reached. */
+export const UI_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-cache',
+};
+
+/** The assets under /ui/ (a fixed list: request paths never reach the file system). */
+const ASSETS: Record<string, string> = {
+  'app.js': 'text/javascript; charset=utf-8',
+  'style.css': 'text/css; charset=utf-8',
+};
+
+const cache = new Map<string, string>();
+
+function read(file: string): string {
+  let text = cache.get(file);
+  if (text === undefined) {
+    text = readFileSync(new URL(`./ui/${file}`, import.meta.url), 'utf8');
+    cache.set(file, text);
+  }
+  return text;
 }
 
-/** Renders the incident list as a self-contained HTML page. */
-export function renderIndexPage(incidents: IncidentSummary[], now = Date.now()): string {
-  const rows = incidents
-    .map((i) => {
-      const age = Math.round((now - Date.parse(i.createdAt)) / 1000);
-      const subject = Object.entries(i.labels)
-        .filter(([k]) => k !== 'alertname')
-        .map(([k, v]) => `${k}=${v}`)
-        .join(', ');
-      return `<tr><td><a href="/api/incidents/${esc(i.id)}">${esc(i.id)}</a></td><td>${esc(i.labels.alertname ?? '')}</td><td>${esc(subject)}</td><td class="s-${esc(i.state)}">${esc(i.state)}</td><td>${age}s</td></tr>`;
-    })
-    .join('\n');
-  return `<!doctype html><html><head><meta charset="utf-8"><title>mapek</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}.s-resolved{color:#070}.s-escalated{color:#b00}</style>
-</head><body><h1>mapek — incidents</h1>
-<table><thead><tr><th>id</th><th>alert</th><th>subject</th><th>state</th><th>age</th></tr></thead><tbody>
-${rows || '<tr><td colspan="5">no incidents yet</td></tr>'}
-</tbody></table></body></html>`;
+/** The HTML shell of the page; the incidents are fetched by the script. */
+export function renderIndexPage(): string {
+  return read('index.html');
+}
+
+/** One asset of the page by file name (`app.js`, `style.css`), or null. */
+export function uiAsset(name: string): { body: string; type: string } | null {
+  const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
+  return type ? { body: read(name), type } : null;
 }

@@ -2,7 +2,8 @@
  * `mapek detect [--detector NAME] [--params JSON] FILE.csv`: scores a recorded series, streaming.
  * stdout carries exactly `timestamp,value,anomaly_score` and one row per input row (timestamp and
  * value copied verbatim); every message goes to stderr. Exit 0 on success, 1 for a bad file, 2 for
- * bad usage (unknown detector, bad --params, no file).
+ * bad usage (unknown detector, bad --params, no file). Rows are scored as they are read, so on a
+ * bad row the rows before it have already been printed; the exit code says the output is cut short.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -124,7 +125,7 @@ export async function runDetect(opts: DetectOptions, io: DetectStreams = { stdou
       }
     }
     if (readError) throw readError;
-    if (lineNo === 0) throw new ValidationError(`${file} is empty: expected the header "timestamp,value"`, 'header');
+    if (lineNo === 0) throw new ValidationError('empty file: expected the header "timestamp,value"', 'header');
     if (buffer && !outputClosed) await write(io.stdout, buffer);
     return OK;
   } catch (err) {

@@ -130,6 +130,29 @@ for (const decision of ['approve', 'reject'] as const) {
 }
 
 program
+  .command('audit')
+  .description('Tamper evidence of the knowledge store')
+  .command('verify')
+  .description("Check the hash chain and every table the API reads against it; exits 1 on any edit, insertion or deletion")
+  .option('--json', 'print JSON')
+  .action(async (opts: { json?: boolean }) => {
+    try {
+      const { withStore } = await import('./store.ts');
+      const report = await withStore((store) => store.verifyAudit());
+      if (opts.json) console.log(JSON.stringify(report, null, 2));
+      else if (report.ok) console.log(`audit: ok — ${report.links} links, ${report.rows} rows verified`);
+      else {
+        console.log(`audit: FAILED — ${report.problems.length} problem(s) in ${report.links} links and ${report.rows} rows:`);
+        for (const p of report.problems.slice(0, 200)) console.log(`  ${p}`);
+        if (report.problems.length > 200) console.log(`  ... and ${report.problems.length - 200} more`);
+      }
+      process.exitCode = report.ok ? 0 : 1;
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
   .command('sim')
   .description('Run the Charter simulator: the 15 Charter metrics, the actuator API and fault injection')
   .addOption(new Option('--port <n>', 'port to listen on').default('8000'))

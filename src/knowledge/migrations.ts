@@ -135,6 +135,16 @@ async function createInitial(db: AnyDb, postgres: boolean): Promise<void> {
       .addColumn('value', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .execute();
+    await db.schema
+      .createTable('audit_ledger')
+      .addColumn('seq', 'integer', (c) => c.primaryKey())
+      .addColumn('tbl', 'text', (c) => c.notNull())
+      .addColumn('row_key', 'text', (c) => c.notNull())
+      .addColumn('row_hash', 'text', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .execute();
     await db.schema.createIndex('timers_pending').on('timers').columns(['fired_at', 'due_at']).execute();
   }
 }

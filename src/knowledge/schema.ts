@@ -120,6 +120,17 @@ export interface ControlTable {
   updated_at: string;
 }
 
+/** The hash chain over every write to a table the API reads (tamper evidence, `mapek audit verify`). */
+export interface AuditLedgerTable {
+  seq: number;
+  tbl: string;
+  row_key: string;
+  row_hash: string;
+  prev_hash: string;
+  hash: string;
+  at: string;
+}
+
 /** The whole database, as Kysely sees it. */
 export interface Database {
   observations: ObservationTable;
@@ -132,4 +143,5 @@ export interface Database {
   timers: TimerTable;
   detector_states: DetectorStateTable;
   controls: ControlTable;
+  audit_ledger: AuditLedgerTable;
 }

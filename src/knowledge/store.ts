@@ -1,4 +1,5 @@
 /** The knowledge store: the system of record for every arrow of the loop (DESIGN.md, principle 2). */
+import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { alertDedupKey, type FindingDraft } from '../analyze/findings.ts';
 import type { Clock } from '../clock.ts';
@@ -130,6 +131,34 @@ export interface PlanWork {
 }
 
 const TERMINAL: readonly string[] = ['resolved', 'escalated'];
+
+/** Every table the API reads, with its primary key: each write to them is chained. */
+const AUDITED = {
+  observations: 'id',
+  findings: 'id',
+  incidents: 'id',
+  plans: 'incident_id',
+  plan_events: 'id',
+  decisions: 'id',
+  actions: 'id',
+  timers: 'id',
+  controls: 'key',
+} as const;
+type AuditedTable = keyof typeof AUDITED;
+const GENESIS = 'genesis';
+
+/** SHA-256 of a row's content with sorted keys (values as the driver returns them). */
+function rowDigest(row: Record<string, unknown>): string {
+  const sorted = Object.keys(row)
+    .sort()
+    .map((k) => [k, row[k] === null || row[k] === undefined ? null : String(row[k])]);
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
+}
+
+/** SHA-256 of one link: it covers the previous link, so no link can change or go unnoticed. */
+function linkDigest(prev: string, seq: number, table: string, key: string, rowHash: string): string {
+  return createHash('sha256').update(`${prev}|${seq}|${table}|${key}|${rowHash}`).digest('hex');
+}
 const j = (v: unknown): string => JSON.stringify(v ?? null);
 const p = <T>(text: string | null): T => (text === null ? (null as T) : (JSON.parse(text) as T));
 
@@ -226,13 +255,75 @@ export class KnowledgeStore {
     return new Date(this.clock.now()).toISOString();
   }
 
+  /**
+   * Appends the current content of one row to the hash chain, in the writer's transaction. On
+   * PostgreSQL an advisory lock orders concurrent writers, so the chain stays one line.
+   */
+  private async chain(tx: Db, table: AuditedTable, key: string): Promise<void> {
+    if (this.handle.kind === 'postgres') await sql`select pg_advisory_xact_lock(727274)`.execute(tx);
+    const row = await tx.selectFrom(table).selectAll().where(AUDITED[table] as never, '=', key as never).executeTakeFirst();
+    const rowHash = row ? rowDigest(row as Record<string, unknown>) : 'deleted';
+    const head = await tx.selectFrom('audit_ledger').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    const seq = (head ? Number(head.seq) : 0) + 1;
+    const prev = head?.hash ?? GENESIS;
+    await tx
+      .insertInto('audit_ledger')
+      .values({ seq, tbl: table, row_key: key, row_hash: rowHash, prev_hash: prev, hash: linkDigest(prev, seq, table, key, rowHash), at: this.now() })
+      .execute();
+  }
+
+  /**
+   * Checks the chain and every audited table against it, in one consistent read: an edited,
+   * inserted or deleted row, or an edited, inserted or deleted link, is reported.
+   */
+  async verifyAudit(): Promise<{ ok: boolean; links: number; rows: number; problems: string[] }> {
+    const run = async (tx: Db) => {
+      const problems: string[] = [];
+      const latest = new Map<string, string>();
+      let prev = GENESIS;
+      let expected = 1;
+      const links = await tx.selectFrom('audit_ledger').selectAll().orderBy('seq').execute();
+      for (const l of links) {
+        const seq = Number(l.seq);
+        if (seq !== expected) problems.push(`ledger: link ${expected}${seq > expected + 1 ? `..${seq - 1}` : ''} missing (deleted)`);
+        if (l.prev_hash !== prev) problems.push(`ledger: link ${seq} does not follow link ${seq - 1}`);
+        if (l.hash !== linkDigest(l.prev_hash, seq, l.tbl, l.row_key, l.row_hash)) problems.push(`ledger: link ${seq} was edited`);
+        prev = l.hash;
+        expected = seq + 1;
+        latest.set(`${l.tbl}|${l.row_key}`, l.row_hash);
+      }
+      let rows = 0;
+      for (const [table, pk] of Object.entries(AUDITED) as Array<[AuditedTable, string]>) {
+        const all = await tx.selectFrom(table).selectAll().execute();
+        const seen = new Set<string>();
+        for (const row of all as Array<Record<string, unknown>>) {
+          rows += 1;
+          const key = String(row[pk]);
+          seen.add(key);
+          const recorded = latest.get(`${table}|${key}`);
+          if (recorded === undefined || recorded === 'deleted') problems.push(`${table} ${key}: row not written by mapek (inserted directly)`);
+          else if (recorded !== rowDigest(row)) problems.push(`${table} ${key}: row edited after mapek wrote it`);
+        }
+        for (const [k, h] of latest) {
+          const [t, key] = [k.slice(0, k.indexOf('|')), k.slice(k.indexOf('|') + 1)];
+          if (t === table && h !== 'deleted' && !seen.has(key)) problems.push(`${table} ${key}: row deleted`);
+        }
+      }
+      return { ok: problems.length === 0, links: links.length, rows, problems };
+    };
+    if (this.handle.kind === 'postgres') return this.db.transaction().setIsolationLevel('repeatable read').execute(run);
+    return this.db.transaction().execute(run);
+  }
+
   /** Appends a plan event once (its id is the idempotency key); false when it was already there. */
   private async insertEvent(tx: Db, incidentId: string, id: string, event: PlanEvent, now: string): Promise<boolean> {
     const row = { id, incident_id: incidentId, type: event.type, payload: j(event), created_at: now, applied_at: null };
     const values =
       this.handle.kind === 'sqlite' ? { ...row, seq: sql<number>`(select coalesce(max(seq), 0) + 1 from plan_events)` } : row;
     const res = await tx.insertInto('plan_events').values(values).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
-    return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
+    const inserted = Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
+    if (inserted) await this.chain(tx, 'plan_events', id);
+    return inserted;
   }
 
   /** Answers when the database does. */
@@ -263,7 +354,10 @@ export class KnowledgeStore {
           })
           .onConflict((oc) => oc.doNothing())
           .executeTakeFirst();
-        if (Number(res.numInsertedOrUpdatedRows ?? 0n) > 0) inserted.push(o.id);
+        if (Number(res.numInsertedOrUpdatedRows ?? 0n) > 0) {
+          inserted.push(o.id);
+          await this.chain(tx, 'observations', o.id);
+        }
       }
       return { inserted, duplicates: observations.length - inserted.length };
     });
@@ -296,11 +390,13 @@ export class KnowledgeStore {
       const now = this.now();
       const finish = async (outcome: string) => {
         await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).execute();
+        await this.chain(tx, 'observations', id);
       };
       const observation = toObservation(row);
       const resolvedId = resolves?.(observation) ?? null;
       if (resolvedId) {
         const res = await tx.updateTable('findings').set({ resolved_at: now }).where('id', '=', resolvedId).where('resolved_at', 'is', null).executeTakeFirst();
+        if (Number(res.numUpdatedRows) > 0) await this.chain(tx, 'findings', resolvedId);
         const outcome = Number(res.numUpdatedRows) > 0 ? `resolved finding ${resolvedId}` : 'resolution of an unknown or already resolved finding';
         await finish(outcome);
         return { findingId: resolvedId, outcome };
@@ -331,6 +427,7 @@ export class KnowledgeStore {
       const now = this.now();
       const finish = async (outcome: string) => {
         await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).execute();
+        await this.chain(tx, 'observations', id);
       };
       const key = `${row.name}|${row.fingerprint}`;
       const prev = await tx.selectFrom('detector_states').select('state').where('key', '=', key).executeTakeFirst();
@@ -342,6 +439,7 @@ export class KnowledgeStore {
         .execute();
       if (verdict.resolvedFindingId) {
         await tx.updateTable('findings').set({ resolved_at: now }).where('id', '=', verdict.resolvedFindingId).where('resolved_at', 'is', null).execute();
+        await this.chain(tx, 'findings', verdict.resolvedFindingId);
         await finish(`resolved finding ${verdict.resolvedFindingId}`);
         return { findingId: verdict.resolvedFindingId, outcome: 'resolved' };
       }
@@ -380,6 +478,7 @@ export class KnowledgeStore {
       })
       .onConflict((oc) => oc.doNothing())
       .executeTakeFirst();
+    if (Number(ins.numInsertedOrUpdatedRows ?? 0n) > 0) await this.chain(tx, 'findings', draft.id);
     if (Number(ins.numInsertedOrUpdatedRows ?? 0n) === 0) {
       return { note: `finding ${draft.id} already known`, result: { findingId: draft.id, outcome: 'duplicate finding' } };
     }
@@ -422,10 +521,12 @@ export class KnowledgeStore {
         .insertInto('incidents')
         .values({ id: incidentId, playbook, subject_key: subjectKey, labels: j(labels), state: 'open', active_slot: 1, created_at: now, updated_at: now, closed_at: null })
         .execute();
+      await this.chain(tx, 'incidents', incidentId);
       event = { type: 'incident.opened', labels: draft.labels, findingId: draft.id };
       eventId = stableId('evt', 'open', incidentId);
     }
     await tx.updateTable('findings').set({ incident_id: incidentId }).where('id', '=', draft.id).execute();
+    await this.chain(tx, 'findings', draft.id);
     await this.insertEvent(tx, incidentId, eventId, event, now);
     return {
       note: joined ? `joined incident ${incidentId}` : `opened incident ${incidentId}`,
@@ -480,8 +581,10 @@ export class KnowledgeStore {
         const res = await tx.updateTable('plans').set(planRow).where('incident_id', '=', incidentId).where('version', '=', args.expectedVersion).executeTakeFirst();
         if (Number(res.numUpdatedRows) === 0) throw new PlanConflictError(`plan of ${incidentId} moved past version ${args.expectedVersion}`);
       }
+      await this.chain(tx, 'plans', incidentId);
       const applied = await tx.updateTable('plan_events').set({ applied_at: now }).where('id', '=', args.eventId).where('applied_at', 'is', null).executeTakeFirst();
       if (Number(applied.numUpdatedRows) === 0) throw new PlanConflictError(`event ${args.eventId} was already applied`);
+      await this.chain(tx, 'plan_events', args.eventId);
       const actions: ActionRecord[] = [];
       for (const req of result.actions) {
         const rec = await this.insertAction(tx, incidentId, req, now);
@@ -492,16 +595,21 @@ export class KnowledgeStore {
         const id = stableId('tmr', incidentId, t.name);
         const dueAt = new Date(nowMs + t.delayMs).toISOString();
         const res = await tx.insertInto('timers').values({ id, incident_id: incidentId, name: t.name, due_at: dueAt, fired_at: null }).onConflict((oc) => oc.doNothing()).executeTakeFirst();
-        if (Number(res.numInsertedOrUpdatedRows ?? 0n) > 0) timers.push({ id, dueAt });
+        if (Number(res.numInsertedOrUpdatedRows ?? 0n) > 0) {
+          timers.push({ id, dueAt });
+          await this.chain(tx, 'timers', id);
+        }
       }
       for (const e of result.expire) {
-        await tx
+        const expired = await tx
           .updateTable('actions')
           .set({ status: 'skipped', outcome: j({ expired: e.reason }), updated_at: now })
           .where('incident_id', '=', incidentId)
           .where('step', '=', e.step)
           .where('status', '=', 'awaiting_approval')
+          .returning('id')
           .execute();
+        for (const r of expired) await this.chain(tx, 'actions', r.id);
       }
       await tx
         .insertInto('decisions')
@@ -520,6 +628,7 @@ export class KnowledgeStore {
           labels: j(args.labels),
         })
         .execute();
+      await this.chain(tx, 'decisions', `${incidentId}-v${version}`);
       const terminal = TERMINAL.includes(result.incidentState);
       await tx
         .updateTable('incidents')
@@ -530,6 +639,7 @@ export class KnowledgeStore {
         })
         .where('id', '=', incidentId)
         .execute();
+      await this.chain(tx, 'incidents', incidentId);
       return { version, actions, timers };
     });
   }
@@ -555,7 +665,9 @@ export class KnowledgeStore {
       updated_at: now,
     };
     const res = await tx.insertInto('actions').values(row).onConflict((oc) => oc.doNothing()).executeTakeFirst();
-    return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0 ? toAction(row) : null;
+    if (Number(res.numInsertedOrUpdatedRows ?? 0n) === 0) return null;
+    await this.chain(tx, 'actions', id);
+    return toAction(row);
   }
 
   /**
@@ -587,6 +699,7 @@ export class KnowledgeStore {
       const status = decision === 'reject' ? 'skipped' : quorumReached ? 'planned' : 'awaiting_approval';
       const outcome = decision === 'reject' ? j({ rejected: { by: name, comment: opts.comment } }) : row.outcome;
       await tx.updateTable('actions').set({ approvals: j(approvals), status, outcome, updated_at: now }).where('id', '=', actionId).execute();
+      await this.chain(tx, 'actions', actionId);
       if (decision === 'reject') {
         const event: PlanEvent = { type: 'approval.rejected', step: row.step, actionId, by: name, comment: opts.comment };
         await this.insertEvent(tx, row.incident_id, stableId('evt', 'rejected', actionId), event, now);
@@ -608,19 +721,26 @@ export class KnowledgeStore {
   /** Marks an attempt started; null when the action is already finished or not runnable. */
   async startAttempt(id: string): Promise<ActionRecord | null> {
     const now = this.now();
-    const res = await this.db
-      .updateTable('actions')
-      .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
-      .where('id', '=', id)
-      .where('status', 'in', ['planned', 'running'])
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) return null;
-    return this.getAction(id);
+    return this.db.transaction().execute(async (tx) => {
+      const res = await tx
+        .updateTable('actions')
+        .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
+        .where('id', '=', id)
+        .where('status', 'in', ['planned', 'running'])
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) return null;
+      await this.chain(tx, 'actions', id);
+      const row = await tx.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      return toAction(row);
+    });
   }
 
   /** Records a failed attempt that will be retried. */
   async recordAttemptError(id: string, error: string): Promise<void> {
-    await this.db.updateTable('actions').set({ last_error: error, updated_at: this.now() }).where('id', '=', id).execute();
+    await this.db.transaction().execute(async (tx) => {
+      await tx.updateTable('actions').set({ last_error: error, updated_at: this.now() }).where('id', '=', id).execute();
+      await this.chain(tx, 'actions', id);
+    });
   }
 
   /** Finishes an action and hands its outcome to the plan as an event, atomically; false when already finished. */
@@ -630,6 +750,7 @@ export class KnowledgeStore {
       const row = await tx.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row || !['planned', 'running'].includes(row.status)) return null;
       await tx.updateTable('actions').set({ status, outcome: j(outcome), last_error: error ?? row.last_error, updated_at: now }).where('id', '=', id).execute();
+      await this.chain(tx, 'actions', id);
       const event: PlanEvent =
         status === 'dead'
           ? { type: 'action.failed', step: row.step, actionId: id, error: error ?? 'failed' }
@@ -646,6 +767,7 @@ export class KnowledgeStore {
       const row = await tx.selectFrom('timers').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row || row.fired_at) return null;
       await tx.updateTable('timers').set({ fired_at: now }).where('id', '=', id).execute();
+      await this.chain(tx, 'timers', id);
       const event: PlanEvent = { type: 'timer.fired', name: row.name };
       await this.insertEvent(tx, row.incident_id, stableId('evt', 'timer', id), event, now);
       return { incidentId: row.incident_id };
@@ -843,11 +965,14 @@ export class KnowledgeStore {
     const value: PauseState = state.paused
       ? { paused: true, since: now, until: state.untilMs ? new Date(state.untilMs).toISOString() : undefined, by: state.by, reason: state.reason }
       : { paused: false, resumedAt: now, by: state.by };
-    await this.db
-      .insertInto('controls')
-      .values({ key: 'pause', value: j(value), updated_at: now })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value: j(value), updated_at: now }))
-      .execute();
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto('controls')
+        .values({ key: 'pause', value: j(value), updated_at: now })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: j(value), updated_at: now }))
+        .execute();
+      await this.chain(tx, 'controls', 'pause');
+    });
     return value;
   }
 

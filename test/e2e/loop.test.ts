@@ -165,6 +165,14 @@ describe('a violation burst on real Prometheus and Alertmanager', () => {
   }, 120_000);
 });
 
+describe('the record of it all', () => {
+  it('verifies: every row the loop wrote is on the hash chain', async () => {
+    const report = await loop.mapek.store.verifyAudit();
+    expect(report.problems).toEqual([]);
+    expect(report.rows).toBeGreaterThan(20);
+  });
+});
+
 async function dedupCount(): Promise<number> {
   const text = await (await fetch(`${loop.mapek.url}/metrics`)).text();
   const m = /^mapek_observations_deduplicated_total\{source="alertmanager"\} (\d+)/m.exec(text);
