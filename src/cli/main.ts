@@ -130,6 +130,18 @@ for (const decision of ['approve', 'reject'] as const) {
 }
 
 program
+  .command('detect')
+  .description('Score a recorded series (timestamp,value CSV) for anomalies: prints timestamp,value,anomaly_score')
+  .argument('[file]', 'CSV file: a timestamp,value header, then one row per sample in time order')
+  .option('--detector <name>', 'anomaly detector (default: the recommended one; --list names them)')
+  .option('--params <json>', 'detector parameters as a JSON object')
+  .option('--list', 'list the detectors and their parameters, then exit')
+  .action(async (file: string | undefined, opts: { detector?: string; params?: string; list?: boolean }) => {
+    const { runDetect } = await import('./detect.ts');
+    process.exitCode = await runDetect({ ...opts, file });
+  });
+
+program
   .command('audit')
   .description('Tamper evidence of the knowledge store')
   .command('verify')

@@ -128,7 +128,7 @@ describe('runDetect', () => {
 
   it.each([
     ['a missing file', null, /cannot read .*missing\.csv: no such file/],
-    ['an empty file', '', /is empty: expected the header "timestamp,value"/],
+    ['an empty file', '', /: empty file: expected the header "timestamp,value"/],
     ['a wrong header', 'time,value\n2026-01-05 00:00:00,1\n', /line 1: expected the header "timestamp,value", got "time,value"/],
     ['a bad value', 'timestamp,value\n2026-01-05 00:00:00,1\n2026-01-05 00:05:00,high\n', /line 3, field value: not a finite number: "high"/],
     ['a bad timestamp', 'timestamp,value\nlater,1\n', /line 2, field timestamp: not a timestamp: "later"/],
