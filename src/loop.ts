@@ -131,8 +131,9 @@ export async function analyzeObservation(deps: LoopDeps, observationId: string):
   return res.outcome;
 }
 
-function planInput(deps: LoopDeps, labels: Record<string, string>, subject: Record<string, string>): CriticalViolationInput {
-  const cv = deps.pack.playbooks.criticalViolation;
+/** The input a new critical-violation plan starts from, under a given pack. */
+export function planInput(pack: Pack, labels: Record<string, string>, subject: Record<string, string>): CriticalViolationInput {
+  const cv = pack.playbooks.criticalViolation;
   return {
     node: subject.node_or_service ?? Object.values(subject)[0] ?? 'unknown',
     alertname: labels.alertname ?? 'CriticalViolationDetected',
@@ -145,7 +146,7 @@ function planInput(deps: LoopDeps, labels: Record<string, string>, subject: Reco
       verifyDeadlineMs: parseDuration(cv.verifyDeadline),
       removalQuorum: cv.removalQuorum,
       removalApprovalDeadlineMs: parseDuration(cv.removalApprovalDeadline),
-      recipients: deps.pack.committee.recipients,
+      recipients: pack.committee.recipients,
     },
   };
 }
@@ -164,7 +165,7 @@ export async function stepIncident(deps: LoopDeps, incidentId: string): Promise<
       const event = next.event as Extract<PlanEvent, { type: 'incident.opened' }>;
       const subject = { ...work.incident.labels };
       delete subject.alertname;
-      result = startPlan(playbook, planInput(deps, event.labels ?? work.incident.labels, subject));
+      result = startPlan(playbook, planInput(deps.pack, event.labels ?? work.incident.labels, subject));
     } else {
       result = stepPlan(playbook, work.plan.snapshot, next.event);
     }

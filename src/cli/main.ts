@@ -142,6 +142,25 @@ program
   });
 
 program
+  .command('replay')
+  .description('What-if: run stored incidents through a policy version in shadow mode and list the decisions that would differ')
+  .requiredOption('--since <iso>', 'incidents opened at or after this time')
+  .option('--policy <file|dir>', 'the policy to try: a pack YAML (or a directory with pack.yaml) merged over the shipped pack')
+  .option('--json', 'print JSON')
+  .action(async (opts: { since: string; policy?: string; json?: boolean }) => {
+    try {
+      if (Number.isNaN(Date.parse(opts.since))) throw new Error(`--since: not an ISO time: "${opts.since}"`);
+      const { withStore } = await import('./store.ts');
+      const { policyPack, replay, formatReplay } = await import('./replay.ts');
+      const { pack, file } = policyPack(opts.policy);
+      const report = await withStore((store) => replay(store, new Date(opts.since).toISOString(), pack, file));
+      console.log(opts.json ? JSON.stringify(report, null, 2) : formatReplay(report));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
   .command('audit')
   .description('Tamper evidence of the knowledge store')
   .command('verify')

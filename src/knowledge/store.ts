@@ -162,6 +162,11 @@ function linkDigest(prev: string, seq: number, table: string, key: string, rowHa
 const j = (v: unknown): string => JSON.stringify(v ?? null);
 const p = <T>(text: string | null): T => (text === null ? (null as T) : (JSON.parse(text) as T));
 
+/** The plan version a decision id ends with (`...-v12` → 12). */
+function versionOf(decisionId: string): number {
+  return Number(/-v(\d+)$/.exec(decisionId)?.[1] ?? 0);
+}
+
 function encodeCursor(at: string, id: string): string {
   return Buffer.from(`${at}|${id}`).toString('base64url');
 }
@@ -889,6 +894,31 @@ export class KnowledgeStore {
         resolvedAt: f.resolved_at,
       })),
     };
+  }
+
+  /** What a replay needs: incidents opened since a time, each with its applied events in order and its decisions. */
+  async replayInputs(since: string): Promise<
+    Array<{ incident: IncidentSummary; events: Array<{ id: string; event: PlanEvent }>; decisions: DecisionRecord[] }>
+  > {
+    const incidents = await this.db.selectFrom('incidents').selectAll().where('created_at', '>=', since).orderBy('created_at').execute();
+    const out = [];
+    for (const inc of incidents) {
+      const events = await this.db
+        .selectFrom('plan_events')
+        .select(['id', 'payload'])
+        .where('incident_id', '=', inc.id)
+        .where('applied_at', 'is not', null)
+        .orderBy('applied_at')
+        .orderBy('seq')
+        .execute();
+      const decisions = await this.db.selectFrom('decisions').selectAll().where('incident_id', '=', inc.id).orderBy('at').orderBy('id').execute();
+      out.push({
+        incident: toIncident(inc),
+        events: events.map((e) => ({ id: e.id, event: p<PlanEvent>(e.payload) })),
+        decisions: decisions.map(toDecision).sort((a, b) => versionOf(a.id) - versionOf(b.id)),
+      });
+    }
+    return out;
   }
 
   /** Decisions, newest first, optionally since a time or for one incident. */

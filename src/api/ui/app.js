@@ -248,12 +248,16 @@ async function refreshList() {
         },
       },
       el('td', {}, badge(inc.state, inc.state)),
-      el('td', {}, el('a', { href: `#/incident/${encodeURIComponent(inc.id)}` }, inc.labels.alertname || inc.playbook)),
-      el('td', { class: 'subject' }, subjectOf(inc.labels)),
+      el(
+        'td',
+        {},
+        el('a', { class: 'subject', href: `#/incident/${encodeURIComponent(inc.id)}` }, subjectOf(inc.labels) || '(no subject)'),
+        el('div', { class: 'alertname muted' }, inc.labels.alertname || inc.playbook),
+      ),
       el('td', { class: 'age', title: inc.createdAt }, fmtDuration(Date.now() - Date.parse(inc.createdAt))),
     ),
   );
-  replaceChildren($('incident-rows'), rows.length ? rows : el('tr', {}, el('td', { colspan: '4', class: 'muted' }, 'no incidents')));
+  replaceChildren($('incident-rows'), rows.length ? rows : el('tr', {}, el('td', { colspan: '3', class: 'muted' }, 'no incidents')));
 }
 
 function select(id) {
@@ -428,32 +432,32 @@ function eventView(ev) {
   if (!ev || typeof ev !== 'object') return el('code', {}, short(ev));
   const rest = {};
   for (const [k, v] of Object.entries(ev)) if (!['type', 'id', 'result', 'labels'].includes(k)) rest[k] = v;
-  return el('div', {}, el('code', { class: 'event' }, ev.type || '?'), Object.keys(rest).length ? kv(rest) : null, jsonDetails('result', ev.result), ev.id ? el('div', { class: 'muted small' }, `event ${ev.id}`) : null);
+  return el('div', {}, Object.keys(rest).length ? kv(rest) : null, jsonDetails('result', ev.result), ev.id ? el('div', { class: 'muted small' }, `event ${ev.id}`) : null);
 }
 
 function transitionsView(plan) {
   if (!plan) return el('p', { class: 'muted' }, 'no plan yet');
   const policy = plan.policy ? `${plan.policy.name || '?'} v${plan.policy.version || '?'}` : '—';
   if (!plan.history.length) return el('p', { class: 'muted' }, 'no transitions yet');
-  return el(
-    'table',
-    { class: 'grid transitions' },
-    el('thead', {}, el('tr', {}, ['at', 'from → to', 'event', 'guards evaluated', 'evidence', 'asked for', 'policy'].map((h) => el('th', {}, h)))),
+  return plan.history.map((d) =>
     el(
-      'tbody',
-      {},
-      plan.history.map((d) =>
-        el(
-          'tr',
-          { 'data-decision': d.decisionId },
-          el('td', {}, time(d.at)),
-          el('td', { class: 'move' }, el('code', {}, d.from), ' → ', el('code', {}, d.to)),
-          el('td', {}, eventView(d.event)),
-          el('td', {}, guardChips(d.guards)),
-          el('td', {}, kv(d.evidence)),
-          el('td', {}, requestedView(d.actions)),
-          el('td', {}, policy),
-        ),
+      'article',
+      { class: 'card transition', 'data-decision': d.decisionId },
+      el(
+        'header',
+        { class: 'transition-head' },
+        el('span', { class: 'move' }, el('code', {}, d.from), ' → ', el('code', { class: 'to' }, d.to)),
+        el('span', {}, 'on ', el('code', { class: 'event' }, (d.event && d.event.type) || '?')),
+        el('span', { class: 'muted' }, 'policy ', policy),
+        el('span', { class: 'muted' }, time(d.at)),
+      ),
+      el(
+        'div',
+        { class: 'why' },
+        el('div', {}, el('h4', {}, 'event'), eventView(d.event)),
+        el('div', {}, el('h4', {}, 'guards evaluated'), el('div', {}, guardChips(d.guards))),
+        el('div', {}, el('h4', {}, 'evidence'), kv(d.evidence, { empty: 'none' })),
+        el('div', {}, el('h4', {}, 'asked for'), requestedView(d.actions)),
       ),
     ),
   );
@@ -507,7 +511,7 @@ function actionView(a) {
                 ? el(
                     'ul',
                     {},
-                    approvals.map((x) => el('li', { class: x.decision }, x.decision === 'approve' ? '✓ approved by ' : '✗ rejected by ', el('strong', {}, x.by), ' at ', time(x.at), x.comment ? [' — “', el('q', {}, x.comment), '”'] : null)),
+                    approvals.map((x) => el('li', { class: x.decision }, x.decision === 'approve' ? '✓ approved by ' : '✗ rejected by ', el('strong', {}, x.by), ' at ', time(x.at), x.comment ? [' — ', el('q', {}, x.comment)] : null)),
                   )
                 : el('div', { class: 'muted' }, 'nobody yet'),
             ),
