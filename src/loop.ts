@@ -93,6 +93,13 @@ export async function sensorTick(deps: LoopDeps, sensorName: string, job: { id?:
   return inserted.length;
 }
 
+/** Engages the safety brake (once): from now on every Charter call waits for one approval. */
+async function engageBrake(deps: LoopDeps, reason: string): Promise<void> {
+  const state = await deps.store.setBrake({ engaged: true, by: 'mapek', reason });
+  deps.metrics.brakeEngaged.set(1);
+  deps.log.warn({ reason, since: state.since }, 'safety brake engaged: Charter calls wait for approval until a person releases it');
+}
+
 /** Analyze: one observation → a finding → an incident joined or opened. */
 export async function analyzeObservation(deps: LoopDeps, observationId: string): Promise<string> {
   const routes = routesOf(deps.pack);
@@ -112,20 +119,24 @@ export async function analyzeObservation(deps: LoopDeps, observationId: string):
       return verdict;
     });
     if (kind && res.outcome !== 'duplicate finding') deps.metrics.findings.inc({ kind, severity });
+    if (kind && sensor && deps.pack.brake.sensors.includes(sensor.name)) await engageBrake(deps, `sensor ${sensor.name} fired`);
     if (res.opened) deps.metrics.incidentsOpened.inc({ playbook: sensor?.playbook ?? 'none' });
     if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `f_${res.findingId}`));
     return res.outcome;
   }
+  let alertname = '';
   const res = await deps.store.processObservation(observationId, (o) => {
     if (o.source !== 'alertmanager') return null;
     const draft = findingFromAlert((o.payload as { alert: AlertSignal }).alert, routes);
     if (draft) {
       kind = draft.kind;
       severity = draft.severity;
+      alertname = draft.name;
     }
     return draft;
   }, (o) => (o.source === 'alertmanager' ? resolvedFindingId((o.payload as { alert: AlertSignal }).alert) : null));
   if (res.findingId && kind && res.outcome !== 'duplicate finding') deps.metrics.findings.inc({ kind, severity });
+  if (alertname && res.outcome !== 'duplicate finding' && deps.pack.brake.alertnames.includes(alertname)) await engageBrake(deps, `alert ${alertname} fired`);
   if (res.opened) deps.metrics.incidentsOpened.inc({ playbook: 'critical-violation' });
   if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `f_${res.findingId}`));
   return res.outcome;
@@ -147,6 +158,8 @@ export function planInput(pack: Pack, labels: Record<string, string>, subject: R
       removalQuorum: cv.removalQuorum,
       removalApprovalDeadlineMs: parseDuration(cv.removalApprovalDeadline),
       recipients: pack.committee.recipients,
+      flapMax: pack.flapGuard.max,
+      flapWindow: pack.flapGuard.window,
     },
   };
 }
@@ -165,7 +178,10 @@ export async function stepIncident(deps: LoopDeps, incidentId: string): Promise<
       const event = next.event as Extract<PlanEvent, { type: 'incident.opened' }>;
       const subject = { ...work.incident.labels };
       delete subject.alertname;
-      result = startPlan(playbook, planInput(deps.pack, event.labels ?? work.incident.labels, subject));
+      const key = (await deps.store.incidentSubjectKey(incidentId)) ?? '';
+      const window = parseDuration(deps.pack.flapGuard.window);
+      const recent = await deps.store.incidentsSince(work.incident.playbook, key, new Date(deps.clock.now() - window).toISOString(), incidentId);
+      result = startPlan(playbook, { ...planInput(deps.pack, event.labels ?? work.incident.labels, subject), recentIncidents: recent });
     } else {
       result = stepPlan(playbook, work.plan.snapshot, next.event);
     }
@@ -223,9 +239,28 @@ export async function runAction(
     deps.metrics.actions.inc({ type, outcome: status });
     if (done) await wake(deps, 'plan', () => deps.queues.plan(done.incidentId, `o_${actionId}`));
   };
-  if (deps.pack.dryRun && !READ_ONLY.has(type)) {
-    await finish('skipped', { dryRun: true, wouldCall: type, params: redact(action.params) as Record<string, unknown> });
+  if ((deps.pack.dryRun || deps.pack.autonomy === 'shadow') && !READ_ONLY.has(type)) {
+    const mode = deps.pack.dryRun ? { dryRun: true } : { shadow: true };
+    await finish('skipped', { ...mode, wouldCall: type, params: redact(action.params) as Record<string, unknown> });
     return 'dry-run';
+  }
+  // Never approved yet, and the autonomy ladder or the safety brake asks for a person first.
+  if (!READ_ONLY.has(type) && action.approvals.length === 0 && action.quorum === null) {
+    const hold = deps.pack.autonomy === 'propose' ? 'autonomy is propose' : type.startsWith('charter.') && (await deps.store.brakeState()).engaged ? 'safety brake engaged' : null;
+    if (hold && (await deps.store.holdForApproval(actionId, hold))) {
+      deps.log.info({ action: actionId, type, hold }, 'action held for approval');
+      return 'held';
+    }
+  }
+  const budget = deps.pack.budgets.find((b) => b.actionType === type);
+  if (budget) {
+    const spent = await deps.store.effectsSince(type, new Date(deps.clock.now() - parseDuration(budget.per)).toISOString());
+    deps.metrics.budgetRemaining.set({ action_type: type }, Math.max(0, budget.max - spent));
+    if (spent >= budget.max) {
+      // Spent: the plan escalates instead of acting.
+      await finish('dead', { budgetSpent: { actionType: type, max: budget.max, per: budget.per, spent } }, `budget for ${type} spent (${spent} of ${budget.max} per ${budget.per})`);
+      return 'budget spent';
+    }
   }
   const actuator = actuators[type];
   if (!actuator) {

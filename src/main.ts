@@ -55,6 +55,9 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
   });
   cleanups.push(() => queues.close());
   const metrics = new LoopMetrics({ counts: () => store.gaugeCounts(), queueDepths: () => queues.depths() });
+  // The gauges of switches kept in knowledge start from what knowledge says.
+  metrics.paused.set((await store.pauseState()).paused ? 1 : 0);
+  metrics.brakeEngaged.set((await store.brakeState()).engaged ? 1 : 0);
   const queryFns = new Map<number, QueryFn>();
   const queryWithTimeout = (timeoutMs: number): QueryFn => {
     let fn = queryFns.get(timeoutMs);

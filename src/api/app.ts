@@ -202,7 +202,14 @@ export function buildApp(deps: AppDeps) {
     metrics.paused.set(0);
     return state;
   });
-  app.get('/api/loop', { preHandler: requireAdmin }, async () => ({ pause: await store.pauseState() }));
+  app.get('/api/loop', { preHandler: requireAdmin }, async () => ({ pause: await store.pauseState(), brake: await store.brakeState() }));
+  app.post('/api/loop/brake/release', { preHandler: requireAdmin }, async (req) => {
+    const body = (req.body ?? {}) as { by?: unknown; reason?: unknown };
+    if (typeof body.by !== 'string' || !body.by.trim()) throw new ValidationError('by: a member name is required to release the brake', 'by');
+    const state = await store.setBrake({ engaged: false, by: body.by.trim(), reason: typeof body.reason === 'string' ? body.reason : undefined });
+    metrics.brakeEngaged.set(0);
+    return state;
+  });
 
   app.get('/api/machines/:id', { preHandler: requireAdmin }, async (req, reply) => {
     const chart = machineChart((req.params as { id: string }).id);

@@ -184,6 +184,55 @@ program
   });
 
 program
+  .command('pause')
+  .description('Pause every action that would change the world (reads go on), for a while or until `mapek resume`')
+  .option('--for <duration>', 'e.g. 2h; without it, until resumed')
+  .option('--by <name>', 'who pauses')
+  .option('--reason <text>', 'why')
+  .action(async (opts: { for?: string; by?: string; reason?: string }) => {
+    try {
+      const { parseDuration } = await import('../clock.ts');
+      const untilMs = opts.for ? Date.now() + parseDuration(opts.for) : undefined;
+      const { withStore } = await import('./store.ts');
+      const state = await withStore((store) => store.setPause({ paused: true, untilMs, by: opts.by, reason: opts.reason }));
+      console.log(`paused${state.until ? ` until ${state.until}` : ' until resumed'}`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('resume')
+  .description('End a pause')
+  .option('--by <name>', 'who resumes')
+  .action(async (opts: { by?: string }) => {
+    try {
+      const { withStore } = await import('./store.ts');
+      await withStore((store) => store.setPause({ paused: false, by: opts.by }));
+      console.log('resumed');
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('brake')
+  .description('The safety brake')
+  .command('release')
+  .description('Release the safety brake: Charter calls no longer wait for approval')
+  .requiredOption('--by <name>', 'who releases it')
+  .option('--reason <text>', 'why')
+  .action(async (opts: { by: string; reason?: string }) => {
+    try {
+      const { withStore } = await import('./store.ts');
+      await withStore((store) => store.setBrake({ engaged: false, by: opts.by, reason: opts.reason }));
+      console.log('brake released');
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
   .command('sim')
   .description('Run the Charter simulator: the 15 Charter metrics, the actuator API and fault injection')
   .addOption(new Option('--port <n>', 'port to listen on').default('8000'))

@@ -79,6 +79,15 @@ export class ApprovalError extends Error {
   }
 }
 
+/** Whether the safety brake is engaged, since when and why. */
+export interface BrakeState {
+  engaged: boolean;
+  since?: string;
+  reason?: string;
+  by?: string;
+  releasedAt?: string;
+}
+
 /** Whether the loop is paused, since when, until when and by whom. */
 export interface PauseState {
   paused: boolean;
@@ -979,6 +988,79 @@ export class KnowledgeStore {
     if (earlier) return null;
     const inc = await this.db.selectFrom('incidents').select('created_at').where('id', '=', incidentId).executeTakeFirst();
     return inc ? this.clock.now() - Date.parse(inc.created_at) : null;
+  }
+
+  /** Holds a planned action for one approval (autonomy `propose`, or the safety brake); false when it cannot be held. */
+  async holdForApproval(id: string, reason: string): Promise<boolean> {
+    const now = this.now();
+    return this.db.transaction().execute(async (tx) => {
+      const res = await tx
+        .updateTable('actions')
+        .set({ status: 'awaiting_approval', quorum: 1, outcome: j({ held: reason }), updated_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', ['planned', 'running'])
+        .where('approvals', '=', '[]')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) return false;
+      await this.chain(tx, 'actions', id);
+      return true;
+    });
+  }
+
+  /** How many actions of a type succeeded since a time (what a budget has spent). */
+  async effectsSince(type: string, since: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('actions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('type', '=', type)
+      .where('status', '=', 'succeeded')
+      .where('updated_at', '>=', since)
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  /** How many other incidents of this playbook and subject were opened since a time (the flap guard's count). */
+  async incidentsSince(playbook: string, subjectKeyOf: string, since: string, exceptId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('incidents')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('playbook', '=', playbook)
+      .where('subject_key', '=', subjectKeyOf)
+      .where('created_at', '>=', since)
+      .where('id', '!=', exceptId)
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  /** The subject key of an incident. */
+  async incidentSubjectKey(id: string): Promise<string | null> {
+    return (await this.db.selectFrom('incidents').select('subject_key').where('id', '=', id).executeTakeFirst())?.subject_key ?? null;
+  }
+
+  /** The safety brake: engaged by an alert or a sensor, released by a person. */
+  async brakeState(): Promise<BrakeState> {
+    const row = await this.db.selectFrom('controls').select('value').where('key', '=', 'brake').executeTakeFirst();
+    return row ? p<BrakeState>(row.value) : { engaged: false };
+  }
+
+  /** Engages or releases the brake (engaging an engaged brake changes nothing). */
+  async setBrake(state: { engaged: boolean; by?: string; reason?: string }): Promise<BrakeState> {
+    const now = this.now();
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('controls').select('value').where('key', '=', 'brake').executeTakeFirst();
+      const current = row ? p<BrakeState>(row.value) : { engaged: false };
+      if (state.engaged && current.engaged) return current;
+      const value: BrakeState = state.engaged
+        ? { engaged: true, since: now, reason: state.reason, by: state.by }
+        : { engaged: false, releasedAt: now, by: state.by, reason: state.reason };
+      await tx
+        .insertInto('controls')
+        .values({ key: 'brake', value: j(value), updated_at: now })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: j(value), updated_at: now }))
+        .execute();
+      await this.chain(tx, 'controls', 'brake');
+      return value;
+    });
   }
 
   /** The pause, if one is in force now (an expired pause is no pause). */

@@ -37,7 +37,7 @@ export function machineChart(id: string): Chart | null {
   if (!playbook) return null;
   const root = playbook.machine.root as unknown as NodeLike;
   const transitions: ChartTransition[] = [];
-  const states = Object.values(root.states).map((s) => ({ name: s.key, final: s.type === 'final' || Object.keys(s.transitions ?? {}).length === 0 }));
+  const states = Object.values(root.states).map((s) => ({ name: s.key, final: s.type === 'final' || (s.transitions.size === 0 && !s.always?.length) }));
   const add = (from: string, event: string, list: Array<{ target?: Array<{ key: string }>; guard?: { type?: string } | string }>) => {
     for (const t of list) transitions.push({ from, event, to: t.target?.[0]?.key ?? from, guard: guardName(t.guard) });
   };

@@ -191,14 +191,14 @@ describe('the inspection page', () => {
     // The list: newest first, with state, age and subject.
     const row = page.locator('tr.incident', { hasText: `node_or_service=${NODE}` });
     await row.waitFor();
-    expect(await row.locator('td.subject').textContent()).toBe(`node_or_service=${NODE}`);
+    expect(await row.locator('a.subject').textContent()).toBe(`node_or_service=${NODE}`);
     expect(await row.textContent()).toContain(inc.state);
     expect(await row.locator('td.age').textContent()).toMatch(/^\d+s$|^\d+m \d+s$/);
-    expect(await page.locator('tr.incident').first().locator('td.subject').textContent()).toBe(`node_or_service=${XSS}`);
+    expect(await page.locator('tr.incident').first().locator('a.subject').textContent()).toBe(`node_or_service=${XSS}`);
 
     // Hostile labels render as text: no <img> anywhere in the list, the exact string shown.
     const xssRow = page.locator('tr.incident', { hasText: XSS });
-    expect(await xssRow.locator('td.subject').textContent()).toBe(`node_or_service=${XSS}`);
+    expect(await xssRow.locator('a.subject').textContent()).toBe(`node_or_service=${XSS}`);
     expect(await page.locator('img').count()).toBe(0);
     await xssRow.click();
     await page.locator('#detail .detail-head .subject', { hasText: XSS }).waitFor();
@@ -241,6 +241,7 @@ describe('the inspection page', () => {
     expect(await revocations(NODE)).toHaveLength(0);
     const refused = await decideInPage(page, 'approve', 'alice', 'again');
     expect(refused).toMatch(/^409 /);
+    await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-dialog.png') });
     expect(await decideInPage(page, 'approve', 'bob', 'agreed: remove it')).toBeNull();
 
     // The action runs: the page shows it succeeded, and the simulator holds exactly one revocation.
@@ -262,6 +263,7 @@ describe('the inspection page', () => {
     expect(paused.pause).toMatchObject({ paused: true, reason: 'maintenance window' });
     expect(Date.parse(paused.pause.until!) - Date.now()).toBeGreaterThan(7_100_000);
     expect(await page.locator('#loop-state').textContent()).toContain('maintenance window');
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     await page.locator('#resume').click();
     await page.locator('#loop-state[data-paused="false"]').waitFor();

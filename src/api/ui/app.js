@@ -290,7 +290,7 @@ function drawChart(chart, plan) {
   const boxH = 36;
   const left = 30;
   const top = 12;
-  const laneH = 26;
+  const laneH = 28;
   const lane0 = top + boxH + 30;
   const width = left + states.length * colW + 120;
   const height = lane0 + own.length * laneH + 10;
@@ -299,8 +299,8 @@ function drawChart(chart, plan) {
   const svg = sv('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': `statechart ${chart.id}, current state ${plan.state}` });
   svg.appendChild(
     sv('defs', {}, [
-      sv('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' }, sv('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' })),
-      sv('marker', { id: 'arrow-taken', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' }, sv('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead taken' })),
+      sv('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '9', markerHeight: '9', markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' }, sv('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' })),
+      sv('marker', { id: 'arrow-taken', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '9', markerHeight: '9', markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' }, sv('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead taken' })),
     ]),
   );
   states.forEach((name, i) => {
@@ -328,7 +328,7 @@ function drawChart(chart, plan) {
     const marker = isTaken ? 'url(#arrow-taken)' : 'url(#arrow)';
     const g = sv('g', { class: `transition${isTaken ? ' taken' : ''}`, 'data-from': t.from, 'data-to': t.to, 'data-event': t.event });
     if (t.from === t.to) {
-      g.appendChild(sv('path', { d: `M${x1},${y - 7} h22 v14 h-20`, class: cls, fill: 'none', 'marker-end': marker }));
+      g.appendChild(sv('path', { d: `M${x1},${y - 6} h20 v12 h-18`, class: cls, fill: 'none', 'marker-end': marker }));
       g.appendChild(sv('text', { x: x1 + 28, y: y + 4, class: 'label' }, `${transitionLabel(t)} ↺`));
     } else {
       const dir = x2 > x1 ? 1 : -1;
@@ -568,6 +568,7 @@ async function refreshDetail(force = false) {
     }
   }
   const subject = subjectOf(inc.labels);
+  const awaiting = inc.actions.filter((a) => a.status === 'awaiting_approval').length;
   const open = new Set([...box.querySelectorAll('details[open]')].map((d) => d.dataset.key));
   replaceChildren(
     box,
@@ -579,6 +580,7 @@ async function refreshDetail(force = false) {
         'div',
         { class: 'facts' },
         badge(inc.state, inc.state),
+        awaiting ? el('span', { class: 'badge b-awaiting_approval' }, `${awaiting} action${awaiting > 1 ? 's' : ''} awaiting approval`) : null,
         el('span', {}, 'playbook ', el('code', {}, inc.playbook)),
         el('span', {}, 'opened ', time(inc.createdAt)),
         inc.closedAt ? el('span', {}, 'closed ', time(inc.closedAt)) : null,
@@ -686,7 +688,7 @@ document.addEventListener('DOMContentLoaded', () => {
     ui.listKey = '';
     ui.detailKey = '';
     void refreshAll();
-    $('detail').scrollIntoView({ block: 'start' });
+    if (window.innerWidth <= 1000) $('detail').scrollIntoView({ block: 'start' }); // one column: the detail is below the list
   });
   void refreshAll();
   setInterval(() => void refreshAll(), REFRESH_MS);

@@ -13,6 +13,9 @@ export interface CriticalViolationSettings {
   removalQuorum: number;
   removalApprovalDeadlineMs: number;
   recipients: string[];
+  /** The flap guard: this many earlier incidents on the subject within the window escalate at once. */
+  flapMax?: number;
+  flapWindow?: string;
 }
 
 /** What an incident gives the plan when it opens. */
@@ -21,6 +24,8 @@ export interface CriticalViolationInput {
   alertname: string;
   labels: Record<string, string>;
   settings: CriticalViolationSettings;
+  /** Earlier incidents of this playbook on this subject within the flap window. */
+  recentIncidents?: number;
 }
 
 /** The plan's durable memory. */
@@ -86,6 +91,7 @@ export const criticalViolationMachine = setup({
     verificationHolds: ({ event }) =>
       event.type === 'action.succeeded' && event.step.startsWith('verify-') && event.result.holds === true,
     isVerifyAnswer: ({ event }) => stepOf(event)?.startsWith('verify-') === true,
+    isFlapping: ({ context }) => context.settings.flapMax !== undefined && (context.recentIncidents ?? 0) >= context.settings.flapMax,
     isRemovalOutcome: ({ context, event }) => stepOf(event) === 'remove-node' && context.removal === 'awaiting_approval',
     isRemovalDeadline: ({ context, event }) =>
       event.type === 'timer.fired' && event.name === 'removal-deadline' && context.removal === 'awaiting_approval',
@@ -93,11 +99,16 @@ export const criticalViolationMachine = setup({
 }).createMachine({
   id: 'critical-violation',
   context: ({ input }) => ({ ...input, steps: [], cursor: 0, verifyChecks: 0 }),
-  initial: 'lookingUp',
+  initial: 'screening',
   on: {
     // The gated removal runs beside the plan: its outcome is recorded whatever state the plan is in.
     'action.succeeded': { guard: 'isRemovalOutcome', actions: assign({ removal: 'done' }) },
-    'action.failed': { guard: 'isRemovalOutcome', actions: assign({ removal: 'failed' }) },
+    // A removal that could not run (a spent budget, a Charter refusing it) goes to the committee.
+    'action.failed': {
+      guard: 'isRemovalOutcome',
+      target: '.escalated',
+      actions: assign({ removal: 'failed', escalationReason: ({ event }) => (event.type === 'action.failed' ? `removal failed: ${event.error}` : undefined) }),
+    },
     // A rejected removal is a removal without its approvals: the committee must take it from here.
     'approval.rejected': {
       guard: 'isRemovalOutcome',
@@ -115,6 +126,20 @@ export const criticalViolationMachine = setup({
     },
   },
   states: {
+    // The flap guard: a subject remediated again and again is escalated, not remediated again.
+    screening: {
+      always: [
+        {
+          guard: 'isFlapping',
+          target: 'escalated',
+          actions: assign({
+            escalationReason: ({ context }) =>
+              `flapping: ${context.recentIncidents} earlier incidents on ${context.node} within ${context.settings.flapWindow}`,
+          }),
+        },
+        { target: 'lookingUp' },
+      ],
+    },
     lookingUp: {
       entry: {
         type: 'request',
