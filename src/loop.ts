@@ -13,7 +13,6 @@ import type { LoopMetrics } from './metrics.ts';
 import type { QueryFn } from './monitor/promql.ts';
 import { failureReason, readSensor, tickTime } from './monitor/sensors.ts';
 import { judgeSample } from './analyze/sensor-findings.ts';
-import type { CriticalViolationInput } from './plan/playbooks/critical-violation/machine.ts';
 import { playbooks } from './plan/playbooks/index.ts';
 import { startPlan, stepPlan } from './plan/step.ts';
 import type { ActionType, PlanEvent, StepResult } from './plan/types.ts';
@@ -35,8 +34,10 @@ export interface LoopDeps {
 
 /** The pack's alert → playbook routes. */
 export function routesOf(pack: Pack): PlaybookRoute[] {
-  const cv = pack.playbooks.criticalViolation;
-  return [{ playbook: 'critical-violation', alertnames: cv.alertnames, subjectLabels: cv.subjectLabels }];
+  return Object.values(playbooks).flatMap((p) => {
+    const r = p.route(pack);
+    return r ? [{ playbook: p.name, ...r }] : [];
+  });
 }
 
 /** Enqueues, logging instead of failing: knowledge holds the work and the reconciler re-enqueues it. */
@@ -125,6 +126,7 @@ export async function analyzeObservation(deps: LoopDeps, observationId: string):
     return res.outcome;
   }
   let alertname = '';
+  let playbookOf: string | undefined;
   const res = await deps.store.processObservation(observationId, (o) => {
     if (o.source !== 'alertmanager') return null;
     const draft = findingFromAlert((o.payload as { alert: AlertSignal }).alert, routes);
@@ -132,36 +134,15 @@ export async function analyzeObservation(deps: LoopDeps, observationId: string):
       kind = draft.kind;
       severity = draft.severity;
       alertname = draft.name;
+      playbookOf = draft.route?.playbook;
     }
     return draft;
   }, (o) => (o.source === 'alertmanager' ? resolvedFindingId((o.payload as { alert: AlertSignal }).alert) : null));
   if (res.findingId && kind && res.outcome !== 'duplicate finding') deps.metrics.findings.inc({ kind, severity });
   if (alertname && res.outcome !== 'duplicate finding' && deps.pack.brake.alertnames.includes(alertname)) await engageBrake(deps, `alert ${alertname} fired`);
-  if (res.opened) deps.metrics.incidentsOpened.inc({ playbook: 'critical-violation' });
+  if (res.opened) deps.metrics.incidentsOpened.inc({ playbook: playbookOf ?? 'unknown' });
   if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `f_${res.findingId}`));
   return res.outcome;
-}
-
-/** The input a new critical-violation plan starts from, under a given pack. */
-export function planInput(pack: Pack, labels: Record<string, string>, subject: Record<string, string>): CriticalViolationInput {
-  const cv = pack.playbooks.criticalViolation;
-  return {
-    node: subject.node_or_service ?? Object.values(subject)[0] ?? 'unknown',
-    alertname: labels.alertname ?? 'CriticalViolationDetected',
-    labels,
-    settings: {
-      severityLookupWindow: cv.severityLookupWindow,
-      verifyWindow: cv.verifyWindow,
-      verifyFirstCheckMs: parseDuration(cv.verifyFirstCheck),
-      verifyIntervalMs: parseDuration(cv.verifyInterval),
-      verifyDeadlineMs: parseDuration(cv.verifyDeadline),
-      removalQuorum: cv.removalQuorum,
-      removalApprovalDeadlineMs: parseDuration(cv.removalApprovalDeadline),
-      recipients: pack.committee.recipients,
-      flapMax: pack.flapGuard.max,
-      flapWindow: pack.flapGuard.window,
-    },
-  };
 }
 
 /** Plan: applies an incident's pending events one by one, each step committed with its commands. */
@@ -181,7 +162,7 @@ export async function stepIncident(deps: LoopDeps, incidentId: string): Promise<
       const key = (await deps.store.incidentSubjectKey(incidentId)) ?? '';
       const window = parseDuration(deps.pack.flapGuard.window);
       const recent = await deps.store.incidentsSince(work.incident.playbook, key, new Date(deps.clock.now() - window).toISOString(), incidentId);
-      result = startPlan(playbook, { ...planInput(deps.pack, event.labels ?? work.incident.labels, subject), recentIncidents: recent });
+      result = startPlan(playbook, playbook.input(deps.pack, { labels: event.labels ?? work.incident.labels, subject, recentIncidents: recent }));
     } else {
       result = stepPlan(playbook, work.plan.snapshot, next.event);
     }

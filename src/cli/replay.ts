@@ -7,7 +7,6 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPack, type Pack } from '../config.ts';
 import type { DecisionRecord, KnowledgeStore } from '../knowledge/store.ts';
-import { planInput } from '../loop.ts';
 import { playbooks } from '../plan/playbooks/index.ts';
 import { startPlan, stepPlan } from '../plan/step.ts';
 import type { PlanEvent, StepResult } from '../plan/types.ts';
@@ -64,7 +63,8 @@ export async function replay(store: KnowledgeStore, since: string, pack: Pack, f
         const opened = event as Extract<PlanEvent, { type: 'incident.opened' }>;
         const subject = { ...incident.labels };
         delete subject.alertname;
-        result = startPlan(playbook, planInput(pack, opened.labels ?? incident.labels, subject));
+        // The flap count is not replayed: it depends on history outside this incident.
+        result = startPlan(playbook, playbook.input(pack, { labels: opened.labels ?? incident.labels, subject, recentIncidents: 0 }));
       } else {
         result = stepPlan(playbook, snapshot, event);
       }

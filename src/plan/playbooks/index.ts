@@ -1,14 +1,9 @@
 /** The playbooks mapek can run; adding one is one folder and one line here. */
-import type { AnyStateMachine } from 'xstate';
-import type { IncidentState } from '../types.ts';
+import { criticalViolationInput, criticalViolationRoute } from './critical-violation/input.ts';
 import { criticalViolationMachine } from './critical-violation/machine.ts';
+import type { Playbook } from './types.ts';
 
-/** A playbook: its machine and how its states read as incident states. */
-export interface Playbook {
-  name: string;
-  machine: AnyStateMachine;
-  incidentState(stateValue: string): IncidentState;
-}
+export type { Playbook, PlanStart } from './types.ts';
 
 /** Every playbook, by name. */
 export const playbooks: Record<string, Playbook> = {
@@ -17,5 +12,7 @@ export const playbooks: Record<string, Playbook> = {
     machine: criticalViolationMachine,
     incidentState: (v) =>
       v === 'verifying' ? 'verifying' : v === 'resolved' ? 'resolved' : v === 'escalated' ? 'escalated' : 'remediating',
+    route: criticalViolationRoute,
+    input: criticalViolationInput,
   },
 };
