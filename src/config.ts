@@ -67,7 +67,8 @@ const PackSchema = z.object({
       removalQuorum: z.number().int().min(1),
       removalApprovalDeadline: duration,
     }),
-  }),
+    // Further playbooks keep their own settings here, validated by their own input functions.
+  }).catchall(z.record(z.string(), z.unknown())),
   sensors: z.array(SensorSchema).default([]).refine((list) => new Set(list.map((s) => s.name)).size === list.length, 'sensor names must be unique'),
   execute: z.object({
     attempts: z.number().int().min(1),
