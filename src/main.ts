@@ -203,6 +203,9 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
       log,
       boardQueues: Object.values(queues.queues),
       members: config.pack.committee.members,
+      onAcknowledged: (incidentId) => {
+        queues.plan(incidentId, `ack_${Date.now().toString(36)}`).catch((err: Error) => log.warn({ err: err.message }, 'enqueue failed; the reconciler will pick it up'));
+      },
       onApprovalDecided: (action, quorumReached) => {
         const warn = (err: Error) => log.warn({ err: err.message, action: action.id }, 'enqueue failed; the reconciler will pick it up');
         if (quorumReached) queues.action(action.id, action.type).catch(warn);

@@ -28,6 +28,8 @@ export interface AppDeps {
   checks: Record<string, () => Promise<void>>;
   /** Wakes the plan of an incident after an approval decision, and a newly approved action. */
   onApprovalDecided(action: ActionRecord, quorumReached: boolean): void;
+  /** Wakes the plan of an acknowledged incident. */
+  onAcknowledged(incidentId: string): void;
   /** Committee members who count toward a quorum (empty: any non-empty name). */
   members: string[];
   /** Queues shown by Bull Board at /admin/queues. */
@@ -179,6 +181,14 @@ export function buildApp(deps: AppDeps) {
       return { action, quorumReached };
     });
   }
+
+  app.post('/api/incidents/:id/acknowledge', { preHandler: requireAdmin }, async (req) => {
+    const body = DecisionBody.safeParse(req.body ?? {});
+    if (!body.success) throw new ValidationError(`${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`, body.error.issues[0]!.path.join('.'));
+    const res = await store.acknowledge((req.params as { id: string }).id, body.data.by, body.data.comment);
+    deps.onAcknowledged(res.incidentId);
+    return res;
+  });
 
   const PauseBody = z.object({ for: z.string().optional(), by: z.string().trim().min(1).optional(), reason: z.string().max(2000).optional() });
   app.post('/api/loop/pause', { preHandler: requireAdmin }, async (req) => {

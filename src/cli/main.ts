@@ -184,6 +184,29 @@ program
   });
 
 program
+  .command('ack <incidentId>')
+  .description('Acknowledge an incident (e.g. an emergency override that may stay): its plan hears it')
+  .requiredOption('--by <name>', 'who acknowledges')
+  .option('--comment <text>', 'why')
+  .action(async (incidentId: string, opts: { by: string; comment?: string }) => {
+    try {
+      const { withStore } = await import('./store.ts');
+      const { loadConfig } = await import('../config.ts');
+      const { LoopQueues, producerConnection } = await import('../execute/queues.ts');
+      const res = await withStore((store) => store.acknowledge(incidentId, opts.by, opts.comment));
+      const config = loadConfig();
+      const redis = producerConnection(config.redisUrl);
+      const queues = new LoopQueues(config.queuePrefix, redis, { attempts: 1, backoffMs: 0, maxBackoffMs: 0 });
+      await queues.plan(incidentId, `ack_${Date.now().toString(36)}`).catch(() => {});
+      await queues.close();
+      redis.disconnect();
+      console.log(res.first ? `acknowledged ${incidentId} as ${opts.by}` : `${opts.by} had already acknowledged ${incidentId}`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
   .command('pause')
   .description('Pause every action that would change the world (reads go on), for a while or until `mapek resume`')
   .option('--for <duration>', 'e.g. 2h; without it, until resumed')

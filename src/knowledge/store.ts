@@ -410,7 +410,10 @@ export class KnowledgeStore {
       const resolvedId = resolves?.(observation) ?? null;
       if (resolvedId) {
         const res = await tx.updateTable('findings').set({ resolved_at: now }).where('id', '=', resolvedId).where('resolved_at', 'is', null).executeTakeFirst();
-        if (Number(res.numUpdatedRows) > 0) await this.chain(tx, 'findings', resolvedId);
+        if (Number(res.numUpdatedRows) > 0) {
+          await this.chain(tx, 'findings', resolvedId);
+          await this.announceResolution(tx, resolvedId, now);
+        }
         const outcome = Number(res.numUpdatedRows) > 0 ? `resolved finding ${resolvedId}` : 'resolution of an unknown or already resolved finding';
         await finish(outcome);
         return { findingId: resolvedId, outcome };
@@ -452,8 +455,11 @@ export class KnowledgeStore {
         .onConflict((oc) => oc.column('key').doUpdateSet({ state: j(verdict.state), updated_at: now }))
         .execute();
       if (verdict.resolvedFindingId) {
-        await tx.updateTable('findings').set({ resolved_at: now }).where('id', '=', verdict.resolvedFindingId).where('resolved_at', 'is', null).execute();
-        await this.chain(tx, 'findings', verdict.resolvedFindingId);
+        const res = await tx.updateTable('findings').set({ resolved_at: now }).where('id', '=', verdict.resolvedFindingId).where('resolved_at', 'is', null).executeTakeFirst();
+        if (Number(res.numUpdatedRows) > 0) {
+          await this.chain(tx, 'findings', verdict.resolvedFindingId);
+          await this.announceResolution(tx, verdict.resolvedFindingId, now);
+        }
         await finish(`resolved finding ${verdict.resolvedFindingId}`);
         return { findingId: verdict.resolvedFindingId, outcome: 'resolved' };
       }
@@ -464,6 +470,28 @@ export class KnowledgeStore {
       const res = await this.recordFinding(tx, id, verdict.draft, row.status, now);
       await finish(res.note);
       return res.result;
+    });
+  }
+
+  /** Tells the plan of the finding's incident that the finding resolved (its alert or sensor cleared). */
+  private async announceResolution(tx: Db, findingId: string, now: string): Promise<void> {
+    const f = await tx.selectFrom('findings').select(['incident_id', 'name']).where('id', '=', findingId).executeTakeFirst();
+    if (!f?.incident_id) return;
+    const event: PlanEvent = { type: 'finding.resolved', findingId, name: f.name };
+    await this.insertEvent(tx, f.incident_id, stableId('evt', 'resolved', findingId), event, now);
+  }
+
+  /** Records a person's acknowledgement of an incident as a plan event (each person once). */
+  async acknowledge(incidentId: string, by: string, comment?: string): Promise<{ incidentId: string; first: boolean }> {
+    const name = by.trim();
+    if (!name) throw new ApprovalError('by: a name is required', 'invalid');
+    const now = this.now();
+    return this.db.transaction().execute(async (tx) => {
+      const inc = await tx.selectFrom('incidents').select('id').where('id', '=', incidentId).executeTakeFirst();
+      if (!inc) throw new ApprovalError(`no incident ${incidentId}`, 'missing');
+      const event: PlanEvent = { type: 'incident.acknowledged', by: name, ...(comment ? { comment } : {}) };
+      const first = await this.insertEvent(tx, incidentId, stableId('evt', 'ack', incidentId, name), event, now);
+      return { incidentId, first };
     });
   }
 

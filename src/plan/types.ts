@@ -42,7 +42,9 @@ export type PlanEvent =
   | { type: 'action.failed'; step: string; actionId: string; error: string }
   | { type: 'timer.fired'; name: string }
   | { type: 'approval.granted'; step: string; actionId: string; by: string[] }
-  | { type: 'approval.rejected'; step: string; actionId: string; by: string; comment?: string };
+  | { type: 'approval.rejected'; step: string; actionId: string; by: string; comment?: string }
+  | { type: 'incident.acknowledged'; by: string; comment?: string }
+  | { type: 'finding.resolved'; findingId: string; name: string };
 
 /** The incident states of DESIGN.md. */
 export type IncidentState = 'open' | 'remediating' | 'verifying' | 'resolved' | 'escalated';

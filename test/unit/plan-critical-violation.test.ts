@@ -713,8 +713,8 @@ describe('properties over random event sequences', () => {
 });
 
 describe('the event union is locked at compile time', () => {
-  it('accepts exactly the seven event types', () => {
-    expectTypeOf<PlanEvent['type']>().toEqualTypeOf<'incident.opened' | 'finding.added' | 'action.succeeded' | 'action.failed' | 'timer.fired' | 'approval.granted' | 'approval.rejected'>();
+  it('accepts exactly the nine event types', () => {
+    expectTypeOf<PlanEvent['type']>().toEqualTypeOf<'incident.opened' | 'finding.added' | 'action.succeeded' | 'action.failed' | 'timer.fired' | 'approval.granted' | 'approval.rejected' | 'incident.acknowledged' | 'finding.resolved'>();
     const plan = new Plan();
     // @ts-expect-error 'action.retried' is not a plan event
     const bogus: PlanEvent = { type: 'action.retried', step: 'investigate', actionId: 'a' };
