@@ -186,4 +186,19 @@ describe('governance', () => {
     await step(m, 'node-paused', 'notify-committee', 'succeeded');
     expect(await count('investigations', 'node-paused')).toBe(1);
   }, 40_000);
+
+  it('an acknowledgement reaches the plan once per person (API), and names a missing incident', async () => {
+    const m = await start({});
+    await alert(m, violation('node-acked'), 'fp-acked');
+    const inc = (await incidents(m, 'node-acked'))[0] ?? (await until('the incident', async () => (await incidents(m, 'node-acked'))[0]));
+    const ack = (body: unknown, id = inc.id) => fetch(`${m.url}/api/incidents/${id}/acknowledge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(await (await ack({ by: 'dana', comment: 'seen' })).json()).toEqual({ incidentId: inc.id, first: true });
+    expect(await (await ack({ by: 'dana' })).json()).toEqual({ incidentId: inc.id, first: false });
+    expect((await ack({ by: '' })).status).toBe(400);
+    expect((await ack({ by: 'dana' }, 'inc_nope')).status).toBe(404);
+    await until('the acknowledgement in the plan history', async () => {
+      const page = await m.store.listDecisions({ incident: inc.id });
+      return page.items.some((d) => (d.event as { type: string }).type === 'incident.acknowledged') ? true : undefined;
+    });
+  });
 });
