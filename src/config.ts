@@ -51,6 +51,7 @@ const PackSchema = z.object({
   flapGuard: z.object({ max: z.number().int().min(1), window: duration }),
   brake: z.object({ alertnames: z.array(z.string()).default([]), sensors: z.array(z.string()).default([]) }),
   reopenCooldown: duration,
+  retention: duration,
   committee: z.object({
     members: z.array(z.string().min(1)),
     recipients: z.array(z.string().min(1)).min(1),

@@ -161,6 +161,30 @@ program
   });
 
 program
+  .command('retention')
+  .description('Retention of the knowledge store')
+  .command('apply')
+  .description('Archive (JSON lines) and prune incidents closed longer ago than the pack\'s retention; the chain still verifies')
+  .option('--older-than <duration>', "override the pack's retention (e.g. 30d)")
+  .option('--archive <file>', 'where to append the archived incidents', './data/archive.jsonl')
+  .action(async (opts: { olderThan?: string; archive: string }) => {
+    try {
+      const { parseDuration } = await import('../clock.ts');
+      const { loadConfig } = await import('../config.ts');
+      const { appendFile, mkdir } = await import('node:fs/promises');
+      const { dirname } = await import('node:path');
+      const keep = parseDuration(opts.olderThan ?? loadConfig().pack.retention);
+      const cutoff = new Date(Date.now() - keep).toISOString();
+      await mkdir(dirname(opts.archive), { recursive: true });
+      const { withStore } = await import('./store.ts');
+      const res = await withStore((store) => store.applyRetention(cutoff, (chain) => appendFile(opts.archive, JSON.stringify(chain) + '\n')));
+      console.log(`retention: ${res.incidents} incident(s) closed before ${cutoff} archived to ${opts.archive} and pruned (${res.rowsDeleted} rows, ${res.linksPruned} links behind checkpoint ${res.checkpoint ?? '-'})`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
   .command('audit')
   .description('Tamper evidence of the knowledge store')
   .command('verify')

@@ -145,6 +145,13 @@ async function createInitial(db: AnyDb, postgres: boolean): Promise<void> {
       .addColumn('hash', 'text', (c) => c.notNull())
       .addColumn('at', 'text', (c) => c.notNull())
       .execute();
+    await db.schema
+      .createTable('audit_checkpoints')
+      .addColumn('seq', 'integer', (c) => c.primaryKey())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('pruned_incidents', 'integer', (c) => c.notNull())
+      .execute();
     await db.schema.createIndex('timers_pending').on('timers').columns(['fired_at', 'due_at']).execute();
   }
 }

@@ -131,6 +131,14 @@ export interface AuditLedgerTable {
   at: string;
 }
 
+/** Where the chain restarts after retention pruned the links before it. */
+export interface AuditCheckpointTable {
+  seq: number;
+  hash: string;
+  at: string;
+  pruned_incidents: number;
+}
+
 /** The whole database, as Kysely sees it. */
 export interface Database {
   observations: ObservationTable;
@@ -144,4 +152,5 @@ export interface Database {
   detector_states: DetectorStateTable;
   controls: ControlTable;
   audit_ledger: AuditLedgerTable;
+  audit_checkpoints: AuditCheckpointTable;
 }

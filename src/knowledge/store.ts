@@ -294,9 +294,11 @@ export class KnowledgeStore {
     const run = async (tx: Db) => {
       const problems: string[] = [];
       const latest = new Map<string, string>();
-      let prev = GENESIS;
-      let expected = 1;
-      const links = await tx.selectFrom('audit_ledger').selectAll().orderBy('seq').execute();
+      // After retention, the chain restarts at the last checkpoint: the link before it is known by its hash.
+      const checkpoint = await tx.selectFrom('audit_checkpoints').selectAll().orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      let prev = checkpoint?.hash ?? GENESIS;
+      let expected = checkpoint ? Number(checkpoint.seq) + 1 : 1;
+      const links = await tx.selectFrom('audit_ledger').selectAll().where('seq', '>', checkpoint ? Number(checkpoint.seq) : 0).orderBy('seq').execute();
       for (const l of links) {
         const seq = Number(l.seq);
         if (seq !== expected) problems.push(`ledger: link ${expected}${seq > expected + 1 ? `..${seq - 1}` : ''} missing (deleted)`);
@@ -327,6 +329,57 @@ export class KnowledgeStore {
     };
     if (this.handle.kind === 'postgres') return this.db.transaction().setIsolationLevel('repeatable read').execute(run);
     return this.db.transaction().execute(run);
+  }
+
+  /**
+   * Retention: archives (through `archive`) and deletes every incident closed before `cutoff`
+   * with its whole chain; each deletion is chained. Then it compacts the ledger behind a
+   * checkpoint: every live row is chained afresh, the links up to there are pruned, and the
+   * checkpoint keeps the last pruned link's hash so `verifyAudit` still checks the rest.
+   */
+  async applyRetention(cutoff: string, archive: (incident: unknown) => Promise<void>): Promise<{ incidents: number; rowsDeleted: number; linksPruned: number; checkpoint: number | null }> {
+    const old = await this.db.selectFrom('incidents').select('id').where('closed_at', '<', cutoff).where('closed_at', 'is not', null).execute();
+    let rowsDeleted = 0;
+    for (const { id } of old) {
+      const chain = await this.getIncident(id);
+      if (!chain) continue;
+      await archive(chain);
+      rowsDeleted += await this.db.transaction().execute(async (tx) => {
+        const targets: Array<[AuditedTable, string[]]> = [
+          ['observations', chain.observations.map((o) => o.id)],
+          ['findings', chain.findings.map((f) => f.id)],
+          ['decisions', (await tx.selectFrom('decisions').select('id').where('incident_id', '=', id).execute()).map((r) => r.id)],
+          ['plan_events', (await tx.selectFrom('plan_events').select('id').where('incident_id', '=', id).execute()).map((r) => r.id)],
+          ['actions', chain.actions.map((a) => a.id)],
+          ['timers', (await tx.selectFrom('timers').select('id').where('incident_id', '=', id).execute()).map((r) => r.id)],
+          ['plans', chain.plan ? [id] : []],
+          ['incidents', [id]],
+        ];
+        let n = 0;
+        for (const [table, keys] of targets) {
+          for (const key of keys) {
+            await tx.deleteFrom(table).where(AUDITED[table] as never, '=', key as never).execute();
+            await this.chain(tx, table, key);
+            n += 1;
+          }
+        }
+        return n;
+      });
+    }
+    if (old.length === 0) return { incidents: 0, rowsDeleted: 0, linksPruned: 0, checkpoint: null };
+    const compacted = await this.db.transaction().execute(async (tx) => {
+      if (this.handle.kind === 'postgres') await sql`select pg_advisory_xact_lock(727274)`.execute(tx);
+      const head = await tx.selectFrom('audit_ledger').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+      const upTo = Number(head.seq);
+      for (const [table, pk] of Object.entries(AUDITED) as Array<[AuditedTable, string]>) {
+        const keys = (await tx.selectFrom(table).select(pk as never).execute()) as Array<Record<string, unknown>>;
+        for (const k of keys) await this.chain(tx, table, String(k[pk]));
+      }
+      const pruned = await tx.deleteFrom('audit_ledger').where('seq', '<=', upTo).executeTakeFirst();
+      await tx.insertInto('audit_checkpoints').values({ seq: upTo, hash: head.hash, at: this.now(), pruned_incidents: old.length }).execute();
+      return { upTo, pruned: Number(pruned.numDeletedRows) };
+    });
+    return { incidents: old.length, rowsDeleted, linksPruned: compacted.pruned, checkpoint: compacted.upTo };
   }
 
   /** Appends a plan event once (its id is the idempotency key); false when it was already there. */

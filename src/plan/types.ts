@@ -12,7 +12,11 @@ export type ActionType =
   | 'slack.message'
   | 'pagerduty.event'
   | 'email.message'
-  | 'http.call';
+  | 'http.call'
+  | 'charter.policy_reload'
+  | 'charter.investigation_hold'
+  | 'charter.override_revoke'
+  | 'charter.read';
 
 /** A plan's request for one durable action. `step` is unique within an incident's plan. */
 export interface ActionRequest {

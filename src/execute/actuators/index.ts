@@ -1,6 +1,6 @@
 /** Every actuator, by action type; adding one is one file and one line. */
 import type { ActionType } from '../../plan/types.ts';
-import { charterActuator } from './charter.ts';
+import { charterActuator, charterReadActuator } from './charter.ts';
 import { emailActuator } from './email.ts';
 import { httpCallActuator } from './http-call.ts';
 import { pagerDutyActuator } from './pagerduty.ts';
@@ -22,7 +22,11 @@ export const actuators: Record<ActionType, Actuator> = {
   'pagerduty.event': pagerDutyActuator,
   'email.message': emailActuator,
   'http.call': httpCallActuator,
+  'charter.policy_reload': charterActuator,
+  'charter.investigation_hold': charterActuator,
+  'charter.override_revoke': charterActuator,
+  'charter.read': charterReadActuator,
 };
 
 /** Action types that only read: they run even in dry-run. */
-export const READ_ONLY: ReadonlySet<string> = new Set(['prometheus.severity', 'prometheus.verify']);
+export const READ_ONLY: ReadonlySet<string> = new Set(['prometheus.severity', 'prometheus.verify', 'charter.read']);
