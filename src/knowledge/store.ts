@@ -1120,34 +1120,40 @@ export class KnowledgeStore {
 
   /** The safety brake: engaged by an alert or a sensor, released by a person. */
   async brakeState(): Promise<BrakeState> {
-    const row = await this.db.selectFrom('controls').select('value').where('key', '=', 'brake').executeTakeFirst();
-    return row ? p<BrakeState>(row.value) : { engaged: false };
+    return this.readControl<BrakeState>(this.db, 'brake', { engaged: false });
   }
 
   /** Engages or releases the brake (engaging an engaged brake changes nothing). */
   async setBrake(state: { engaged: boolean; by?: string; reason?: string }): Promise<BrakeState> {
     const now = this.now();
     return this.db.transaction().execute(async (tx) => {
-      const row = await tx.selectFrom('controls').select('value').where('key', '=', 'brake').executeTakeFirst();
-      const current = row ? p<BrakeState>(row.value) : { engaged: false };
+      const current = await this.readControl<BrakeState>(tx, 'brake', { engaged: false });
       if (state.engaged && current.engaged) return current;
       const value: BrakeState = state.engaged
         ? { engaged: true, since: now, reason: state.reason, by: state.by }
         : { engaged: false, releasedAt: now, by: state.by, reason: state.reason };
-      await tx
-        .insertInto('controls')
-        .values({ key: 'brake', value: j(value), updated_at: now })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: j(value), updated_at: now }))
-        .execute();
-      await this.chain(tx, 'controls', 'brake');
+      await this.writeControl(tx, 'brake', value, now);
       return value;
     });
   }
 
+  private async readControl<T>(db: Db, key: string, fallback: T): Promise<T> {
+    const row = await db.selectFrom('controls').select('value').where('key', '=', key).executeTakeFirst();
+    return row ? p<T>(row.value) : fallback;
+  }
+
+  private async writeControl(tx: Db, key: string, value: unknown, now: string): Promise<void> {
+    await tx
+      .insertInto('controls')
+      .values({ key, value: j(value), updated_at: now })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: j(value), updated_at: now }))
+      .execute();
+    await this.chain(tx, 'controls', key);
+  }
+
   /** The pause, if one is in force now (an expired pause is no pause). */
   async pauseState(): Promise<PauseState> {
-    const row = await this.db.selectFrom('controls').select('value').where('key', '=', 'pause').executeTakeFirst();
-    const value = row ? p<PauseState>(row.value) : { paused: false };
+    const value = await this.readControl<PauseState>(this.db, 'pause', { paused: false });
     if (value.paused && value.until && Date.parse(value.until) <= this.clock.now()) return { paused: false, expired: value.until };
     return value;
   }
@@ -1158,14 +1164,7 @@ export class KnowledgeStore {
     const value: PauseState = state.paused
       ? { paused: true, since: now, until: state.untilMs ? new Date(state.untilMs).toISOString() : undefined, by: state.by, reason: state.reason }
       : { paused: false, resumedAt: now, by: state.by };
-    await this.db.transaction().execute(async (tx) => {
-      await tx
-        .insertInto('controls')
-        .values({ key: 'pause', value: j(value), updated_at: now })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: j(value), updated_at: now }))
-        .execute();
-      await this.chain(tx, 'controls', 'pause');
-    });
+    await this.db.transaction().execute((tx) => this.writeControl(tx, 'pause', value, now));
     return value;
   }
 

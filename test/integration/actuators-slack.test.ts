@@ -1,62 +1,14 @@
 // The Slack actuator against real loopback HTTP servers: what arrives, how each answer is
 // classified for retries, that a retried message is recognisable, and that the webhook URL (the
 // credential) never appears in an outcome or an error.
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentActionError } from '../../src/errors.ts';
 import { slackActuator, slackPayload, type SlackContext } from '../../src/execute/actuators/slack.ts';
 import { RetryableActionError } from '../../src/execute/actuators/types.ts';
 import type { ActionRecord } from '../../src/knowledge/store.ts';
+import { closedPort, scripted, type Scripted } from '../helpers/scripted-http.ts';
 import { startHttpSink, type HttpSink } from '../../src/stack/processes.ts';
 
-// --- a small scripted HTTP server: answers whatever the test says, records every request ---------
-interface Seen {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-type Reply = { status: number; headers?: Record<string, string>; body?: string; delayMs?: number } | 'hang';
-interface Scripted {
-  url: string;
-  seen: Seen[];
-  reply: (req: Seen, n: number) => Reply;
-  close(): Promise<void>;
-}
-async function scripted(reply: Scripted['reply'] = () => ({ status: 200, body: 'ok' })): Promise<Scripted> {
-  const seen: Seen[] = [];
-  const s: Scripted = { url: '', seen, reply, close: async () => {} };
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const r: Seen = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-      seen.push(r);
-      const out = s.reply(r, seen.length);
-      if (out === 'hang') return;
-      const send = () => res.writeHead(out.status, out.headers).end(out.body ?? '');
-      if (out.delayMs) setTimeout(send, out.delayMs);
-      else send();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  s.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  s.close = () =>
-    new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    });
-  return s;
-}
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-// --------------------------------------------------------------------------------------------------
 
 function action(params: Record<string, unknown>, over: Partial<ActionRecord> = {}): ActionRecord {
   return {
