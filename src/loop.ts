@@ -122,7 +122,7 @@ export async function analyzeObservation(deps: LoopDeps, observationId: string):
     if (kind && res.outcome !== 'duplicate finding') deps.metrics.findings.inc({ kind, severity });
     if (kind && sensor && deps.pack.brake.sensors.includes(sensor.name)) await engageBrake(deps, `sensor ${sensor.name} fired`);
     if (res.opened) deps.metrics.incidentsOpened.inc({ playbook: sensor?.playbook ?? 'none' });
-    if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `f_${res.findingId}`));
+    if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `${res.outcome.startsWith('resolved') ? 'fr' : 'f'}_${res.findingId}`));
     return res.outcome;
   }
   let alertname = '';
@@ -141,7 +141,7 @@ export async function analyzeObservation(deps: LoopDeps, observationId: string):
   if (res.findingId && kind && res.outcome !== 'duplicate finding') deps.metrics.findings.inc({ kind, severity });
   if (alertname && res.outcome !== 'duplicate finding' && deps.pack.brake.alertnames.includes(alertname)) await engageBrake(deps, `alert ${alertname} fired`);
   if (res.opened) deps.metrics.incidentsOpened.inc({ playbook: playbookOf ?? 'unknown' });
-  if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `f_${res.findingId}`));
+  if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `${res.outcome.startsWith('resolved') ? 'fr' : 'f'}_${res.findingId}`));
   return res.outcome;
 }
 

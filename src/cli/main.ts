@@ -142,6 +142,44 @@ program
   });
 
 program
+  .command('backtest')
+  .description("Run a policy's sensors over Prometheus range queries and list the findings they would have raised, with times")
+  .option('--policy <file|dir>', 'the policy: a pack YAML (or a directory with pack.yaml) merged over the shipped pack')
+  .requiredOption('--from <time>', 'start (ISO time, or a duration ago such as 2h)')
+  .option('--to <time>', 'end (ISO time, or a duration ago; default now)')
+  .option('--sensor <names>', 'comma-separated sensors (default all)')
+  .option('--json', 'print JSON')
+  .action(async (opts: { policy?: string; from: string; to?: string; sensor?: string; json?: boolean }) => {
+    try {
+      const { parseDuration } = await import('../clock.ts');
+      const { loadConfig } = await import('../config.ts');
+      const { policyPack } = await import('./replay.ts');
+      const { createRangeQueryFn } = await import('../monitor/promql.ts');
+      const { backtest, formatBacktest } = await import('./backtest.ts');
+      const { formatTable } = await import('./table.ts');
+      const when = (t: string, name: string) => {
+        if (!Number.isNaN(Date.parse(t))) return Date.parse(t);
+        try {
+          return Date.now() - parseDuration(t);
+        } catch {
+          throw new Error(`--${name}: neither an ISO time nor a duration: "${t}"`);
+        }
+      };
+      const from = when(opts.from, 'from');
+      const to = opts.to ? when(opts.to, 'to') : Date.now();
+      if (!(from < to)) throw new Error('--from must be before --to');
+      const config = loadConfig();
+      const { pack } = policyPack(opts.policy);
+      const query = createRangeQueryFn({ url: config.prometheusUrl, auth: config.prometheusAuth, timeoutMs: 30_000 });
+      const report = await backtest(pack, query, from, to, opts.sensor?.split(',').map((s) => s.trim()));
+      console.log(opts.json ? JSON.stringify(report, null, 2) : formatBacktest(report, formatTable));
+      if (report.errors.length) process.exitCode = 1;
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
   .command('replay')
   .description('What-if: run stored incidents through a policy version in shadow mode and list the decisions that would differ')
   .requiredOption('--since <iso>', 'incidents opened at or after this time')

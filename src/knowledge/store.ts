@@ -463,13 +463,14 @@ export class KnowledgeStore {
       const resolvedId = resolves?.(observation) ?? null;
       if (resolvedId) {
         const res = await tx.updateTable('findings').set({ resolved_at: now }).where('id', '=', resolvedId).where('resolved_at', 'is', null).executeTakeFirst();
+        let incidentId: string | undefined;
         if (Number(res.numUpdatedRows) > 0) {
           await this.chain(tx, 'findings', resolvedId);
-          await this.announceResolution(tx, resolvedId, now);
+          incidentId = await this.announceResolution(tx, resolvedId, now);
         }
         const outcome = Number(res.numUpdatedRows) > 0 ? `resolved finding ${resolvedId}` : 'resolution of an unknown or already resolved finding';
         await finish(outcome);
-        return { findingId: resolvedId, outcome };
+        return { findingId: resolvedId, outcome, incidentId };
       }
       const draft = analyze(observation);
       if (!draft) {
@@ -509,12 +510,13 @@ export class KnowledgeStore {
         .execute();
       if (verdict.resolvedFindingId) {
         const res = await tx.updateTable('findings').set({ resolved_at: now }).where('id', '=', verdict.resolvedFindingId).where('resolved_at', 'is', null).executeTakeFirst();
+        let incidentId: string | undefined;
         if (Number(res.numUpdatedRows) > 0) {
           await this.chain(tx, 'findings', verdict.resolvedFindingId);
-          await this.announceResolution(tx, verdict.resolvedFindingId, now);
+          incidentId = await this.announceResolution(tx, verdict.resolvedFindingId, now);
         }
         await finish(`resolved finding ${verdict.resolvedFindingId}`);
-        return { findingId: verdict.resolvedFindingId, outcome: 'resolved' };
+        return { findingId: verdict.resolvedFindingId, outcome: 'resolved', incidentId };
       }
       if (!verdict.draft) {
         await finish('no finding');
@@ -527,11 +529,12 @@ export class KnowledgeStore {
   }
 
   /** Tells the plan of the finding's incident that the finding resolved (its alert or sensor cleared). */
-  private async announceResolution(tx: Db, findingId: string, now: string): Promise<void> {
+  private async announceResolution(tx: Db, findingId: string, now: string): Promise<string | undefined> {
     const f = await tx.selectFrom('findings').select(['incident_id', 'name']).where('id', '=', findingId).executeTakeFirst();
-    if (!f?.incident_id) return;
+    if (!f?.incident_id) return undefined;
     const event: PlanEvent = { type: 'finding.resolved', findingId, name: f.name };
     await this.insertEvent(tx, f.incident_id, stableId('evt', 'resolved', findingId), event, now);
+    return f.incident_id;
   }
 
   /** Records a person's acknowledgement of an incident as a plan event (each person once). */

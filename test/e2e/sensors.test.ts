@@ -2,10 +2,15 @@
  * With Alertmanager switched off, the Charter pack's PromQL sensors (on real Prometheus scraping
  * the simulator) find each SLA breach the simulator's faults produce; a burst still gets remediated.
  */
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalLoop, type LocalLoop } from '../../src/stack/local-loop.ts';
 
 let loop: LocalLoop;
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '../..');
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -90,6 +95,20 @@ describe('sensors with Alertmanager switched off', () => {
     const q = (await (await fetch(`${loop.sim.url}/api/quarantines?node_or_service=node-sensed`)).json()) as { items: unknown[] };
     expect(q.items).toHaveLength(1);
   }, 200_000);
+
+  it('mapek backtest lists, with times, the findings the pack would have raised over the recorded series', async () => {
+    const { stdout } = await run(process.execPath, ['bin/mapek.mjs', 'backtest', '--from', '10m', '--sensor', 'forbidden_attempt_rate,violation_rate_overall', '--json'], {
+      cwd: root,
+      env: { ...process.env, PROMETHEUS_URL: loop.prometheus!.url },
+    });
+    const report = JSON.parse(stdout) as { findings: Array<{ sensor: string; subject: Record<string, string>; firedAt: string }>; errors: unknown[] };
+    expect(report.errors).toEqual([]);
+    const forbidden = report.findings.filter((f) => f.sensor === 'forbidden_attempt_rate');
+    expect(forbidden.map((f) => f.subject.node_or_service)).toContain('node-prying');
+    expect(forbidden.every((f) => f.subject.node_or_service === 'node-prying')).toBe(true);
+    expect(report.findings.some((f) => f.sensor === 'violation_rate_overall')).toBe(true);
+    for (const f of report.findings) expect(Date.parse(f.firedAt)).toBeGreaterThan(Date.now() - 11 * 60_000);
+  }, 60_000);
 
   it('with Prometheus unreachable, errors are counted and no finding appears', async () => {
     const unavailable = async () => {
