@@ -141,6 +141,22 @@ program
     process.exitCode = await runDetect({ ...opts, file });
   });
 
+const policy = program.command('policy').description('Policies and their tests');
+policy
+  .command('test')
+  .description("Run policy tests (given observations → expect actions); without DIR, the shipped pack's tests")
+  .argument('[dir]', 'directory of *.yaml policy tests (default: packs/charter/tests)')
+  .option('--config <file>', 'policy config (YAML) merged over the shipped Charter pack')
+  .option('--trace', 'print every plan step of failing tests')
+  .action(async (dir: string | undefined, opts: { config?: string; trace?: boolean }) => {
+    try {
+      const { runPolicyTests } = await import('./policy-test.ts');
+      process.exitCode = runPolicyTests({ dir, config: opts.config, trace: opts.trace });
+    } catch (err) {
+      fail(err);
+    }
+  });
+
 program
   .command('backtest')
   .description("Run a policy's sensors over Prometheus range queries and list the findings they would have raised, with times")

@@ -22,13 +22,17 @@ interface NodeLike {
   type: string;
   initial?: { target: Array<{ key: string }> };
   states: Record<string, NodeLike>;
-  transitions: Map<string, Array<{ eventType: string; target?: Array<{ key: string }>; guard?: { type?: string } | string }>>;
-  always?: Array<{ target?: Array<{ key: string }>; guard?: { type?: string } | string }>;
+  transitions: Map<string, Array<{ eventType: string; target?: Array<{ key: string }>; guard?: unknown }>>;
+  always?: Array<{ target?: Array<{ key: string }>; guard?: unknown }>;
 }
 
-function guardName(g: { type?: string } | string | undefined): string | undefined {
-  if (!g) return undefined;
-  return typeof g === 'string' ? g : (g.type ?? 'guard');
+function guardName(g: unknown): string | undefined {
+  if (g === undefined || g === null) return undefined;
+  if (typeof g === 'string') return g;
+  const inner = (g as { guards?: unknown[] }).guards;
+  if (typeof g === 'function' && Array.isArray(inner)) return `${g.name || 'guard'}(${inner.map((x) => guardName(x) ?? '?').join(', ')})`;
+  if (typeof g === 'function') return g.name || 'guard';
+  return (g as { type?: string }).type ?? 'guard';
 }
 
 /** The chart of a machine by id (`critical-violation`), or null. */
@@ -38,7 +42,7 @@ export function machineChart(id: string): Chart | null {
   const root = playbook.machine.root as unknown as NodeLike;
   const transitions: ChartTransition[] = [];
   const states = Object.values(root.states).map((s) => ({ name: s.key, final: s.type === 'final' || (s.transitions.size === 0 && !s.always?.length) }));
-  const add = (from: string, event: string, list: Array<{ target?: Array<{ key: string }>; guard?: { type?: string } | string }>) => {
+  const add = (from: string, event: string, list: Array<{ target?: Array<{ key: string }>; guard?: unknown }>) => {
     for (const t of list) transitions.push({ from, event, to: t.target?.[0]?.key ?? from, guard: guardName(t.guard) });
   };
   for (const s of Object.values(root.states)) {
