@@ -623,11 +623,13 @@ export class KnowledgeStore {
       event = { type: 'incident.opened', labels: draft.labels, findingId: draft.id };
       eventId = stableId('evt', 'open', incidentId);
     }
-    await tx.updateTable('findings').set({ incident_id: incidentId }).where('id', '=', draft.id).execute();
+    // Joining a closed incident means the signal came back right after remediation: flapping.
+    const evidence = !active && recent ? j({ ...draft.evidence, flapping: true, joinedClosedIncident: incidentId }) : undefined;
+    await tx.updateTable('findings').set({ incident_id: incidentId, ...(evidence ? { evidence } : {}) }).where('id', '=', draft.id).execute();
     await this.chain(tx, 'findings', draft.id);
     await this.insertEvent(tx, incidentId, eventId, event, now);
     return {
-      note: joined ? `joined incident ${incidentId}` : `opened incident ${incidentId}`,
+      note: joined ? `joined ${active ? '' : 'closed '}incident ${incidentId}${active ? '' : ' (flapping)'}` : `opened incident ${incidentId}`,
       result: { incidentId, findingId: draft.id, opened: !joined, outcome: joined ? 'joined' : 'opened' },
     };
   }

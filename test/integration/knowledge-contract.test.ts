@@ -316,6 +316,28 @@ describe.each(backends)('knowledge contract on $name', (backend) => {
       expect(list.items.map((i) => i.id)).toEqual([res.incidentId, incidentId]);
       expect(list.items.map((i) => i.state)).toEqual(['open', 'resolved']);
     });
+
+    it('within the reopen cooldown a finding joins the closed incident and is marked flapping', async () => {
+      const node = uniqueNode();
+      const fp = `fp-flap-${seq}`;
+      const incidentId = await resolvedIncident(node, fp, '2030-06-01T06:00:00Z');
+      store.reopenCooldownMs = 10 * 60_000;
+      try {
+        tick(60_000);
+        const { res } = await ingest({ node, fingerprint: fp, startsAt: '2030-06-01T06:05:00Z' });
+        expect(res).toMatchObject({ outcome: 'joined', incidentId });
+        const inc = await store.getIncident(incidentId);
+        expect(inc!.state).toBe('resolved');
+        const latest = inc!.findings.find((f) => f.id === res.findingId)!;
+        expect(latest.evidence).toMatchObject({ flapping: true, joinedClosedIncident: incidentId });
+        // past the cooldown a new episode is a new incident again
+        tick(11 * 60_000);
+        const later = await ingest({ node, fingerprint: fp, startsAt: '2030-06-01T07:00:00Z' });
+        expect(later.res.outcome).toBe('opened');
+      } finally {
+        store.reopenCooldownMs = 0;
+      }
+    });
   });
 
   // The chain of an incident is what it was built from: an earlier incident's observations of the
