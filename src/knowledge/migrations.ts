@@ -77,6 +77,8 @@ async function createInitial(db: AnyDb, postgres: boolean): Promise<void> {
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('applied_at', 'text')
       .execute();
+    // The next event number under SQLite is max(seq) + 1: an index keeps that a lookup.
+    await db.schema.createIndex('plan_events_seq').on('plan_events').column('seq').execute();
     await db.schema.createIndex('plan_events_pending').on('plan_events').columns(['incident_id', 'applied_at', 'seq']).execute();
     await db.schema
       .createTable('decisions')
@@ -115,6 +117,8 @@ async function createInitial(db: AnyDb, postgres: boolean): Promise<void> {
       .execute();
     await db.schema.createIndex('actions_incident').on('actions').column('incident_id').execute();
     await db.schema.createIndex('actions_status').on('actions').column('status').execute();
+    // What a budget has spent: actions of a type that succeeded since a time.
+    await db.schema.createIndex('actions_budget').on('actions').columns(['type', 'status', 'updated_at']).execute();
     await db.schema
       .createTable('timers')
       .addColumn('id', 'text', (c) => c.primaryKey())
@@ -153,6 +157,7 @@ async function createInitial(db: AnyDb, postgres: boolean): Promise<void> {
       .addColumn('pruned_incidents', 'integer', (c) => c.notNull())
       .execute();
     await db.schema.createIndex('timers_pending').on('timers').columns(['fired_at', 'due_at']).execute();
+    await db.schema.createIndex('timers_incident').on('timers').column('incident_id').execute();
   }
 }
 
