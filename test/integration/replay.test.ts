@@ -77,4 +77,23 @@ describe('mapek replay', () => {
     const after = ((await (await fetch(`${sim.url}/api/committee/notifications`)).json()) as { items: unknown[] }).items.length;
     expect(after).toBe(before);
   }, 30_000);
+
+  it('mapek decisions list|show: a readable table by default, JSON with --json, JSON lines with --jsonl', async () => {
+    const table = (await run(process.execPath, ['bin/mapek.mjs', 'decisions', 'list'], { cwd: root, env })).stdout;
+    expect(table.split('\n')[0]).toMatch(/^at\s+incident\s+from → to\s+event\s+subject/);
+    expect(table).toContain('(start) → lookingUp');
+    expect(table).toContain('node_or_service=node-replayed');
+    const json = JSON.parse((await run(process.execPath, ['bin/mapek.mjs', 'decisions', 'list', '--json'], { cwd: root, env })).stdout) as Array<{ id: string; incidentId: string }>;
+    expect(json.length).toBeGreaterThanOrEqual(5);
+    const lines = (await run(process.execPath, ['bin/mapek.mjs', 'decisions', 'list', '--jsonl', '--incident', json[0]!.incidentId], { cwd: root, env })).stdout.trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { id: string }).id).sort()).toEqual(json.filter((d) => d.incidentId === json[0]!.incidentId).map((d) => d.id).sort());
+    const shown = (await run(process.execPath, ['bin/mapek.mjs', 'decisions', 'show', json[0]!.id], { cwd: root, env })).stdout;
+    expect(shown).toContain(`decision ${json[0]!.id}`);
+    expect(shown).toMatch(/guards:/);
+    const shownJson = JSON.parse((await run(process.execPath, ['bin/mapek.mjs', 'decisions', 'show', json[0]!.id, '--json'], { cwd: root, env })).stdout) as { id: string; policy: unknown };
+    expect(shownJson).toMatchObject({ id: json[0]!.id, policy: { name: 'charter', version: '1' } });
+    const missing = await run(process.execPath, ['bin/mapek.mjs', 'decisions', 'show', 'nope'], { cwd: root, env }).catch((e: { code: number; stderr: string }) => e);
+    expect((missing as { code: number }).code).toBe(1);
+    expect((missing as { stderr: string }).stderr).toContain('no decision nope');
+  }, 60_000);
 });
