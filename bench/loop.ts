@@ -15,14 +15,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { join } from 'node:path';
-import Sqlite from 'better-sqlite3';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { queueName, STAGES } from '../src/execute/queues.ts';
 import { startLocalLoop, type LocalLoop } from '../src/stack/local-loop.ts';
+import { sqliteCommitFloor } from './lib/env.ts';
 import { alertPayload, Client, closedLoop, type ClosedLoopResult } from './lib/load.ts';
 import { latencySummary, percentile, phaseMeter, progress, round, sleep } from './lib/stats.ts';
 
@@ -179,39 +178,6 @@ async function baselineBullmq(redisUrl: string) {
   }
 }
 
-/**
- * The floor under every knowledge write: one-row transactions on a fresh SQLite file next to the
- * knowledge file, with the same pragmas (WAL, synchronous=FULL), one after another.
- */
-async function baselineSqliteCommits(dir: string) {
-  const file = join(dir, 'bench-commits.db');
-  const db = new Sqlite(file);
-  try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.exec('create table t (id text primary key, v text not null)');
-    const insert = db.prepare('insert into t (id, v) values (?, ?)');
-    const commit = db.transaction((id: string, v: string) => insert.run(id, v));
-    const value = 'x'.repeat(600);
-    const latencies: number[] = [];
-    const end = performance.now() + SQLITE_MEASURE_MS;
-    let i = 0;
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      commit(`r${i++}`, value);
-      latencies.push(performance.now() - t0);
-      // Let the rest of the process breathe between small batches.
-      if (i % 50 === 0) await new Promise((r) => setImmediate(r));
-    }
-    return {
-      pragmas: 'WAL, synchronous=FULL, one row per transaction, sequential',
-      commitsPerSecond: round(latencies.length / (SQLITE_MEASURE_MS / 1000), 1),
-      latencyMs: latencySummary(latencies),
-    };
-  } finally {
-    db.close();
-  }
-}
 
 // ---------------------------------------------------------------- the loop, open loop with a cap
 
@@ -569,7 +535,7 @@ async function main(): Promise<Record<string, unknown>> {
     const load0 = os.loadavg();
 
     progress('baseline: SQLite commits (WAL, synchronous=FULL) in the loop\'s temp dir');
-    const sqlite = await baselineSqliteCommits(loop.dir);
+    const sqlite = await sqliteCommitFloor(loop.dir, SQLITE_MEASURE_MS);
     progress(`  ${sqlite.commitsPerSecond} commits/s, p50 ${sqlite.latencyMs.p50} ms, p99 ${sqlite.latencyMs.p99} ms`);
 
     progress(`baseline: bare Fastify, ${CONCURRENCY} concurrent POSTs`);
