@@ -50,9 +50,13 @@ export function activeOverrides(items: Array<Record<string, unknown>>): Record<s
   return out;
 }
 
-/** Overrides to revoke: still active and not extended since the first read (pure). */
+/**
+ * Overrides to revoke: still active and not extended since the first read (pure). One the first
+ * read did not see (it failed, or the override is new) shows no extension since: revoke it (the
+ * revocation still waits for its approval).
+ */
 export function toRevoke(seen: Record<string, number>, now: Record<string, number>): string[] {
-  return Object.keys(now).filter((id) => now[id]! <= (seen[id] ?? 0));
+  return Object.keys(now).filter((id) => now[id]! <= (seen[id] ?? now[id]!));
 }
 
 const pendingRevocations = (c: EmergencyOverrideContext) => Object.keys(c.revocations).filter((s) => c.revocations[s] === 'awaiting');
