@@ -81,6 +81,8 @@ if (RATE_LIMITS !== 'shipped' && RATE_LIMITS !== 'lifted') throw new Error('BENC
 const LIFTED = { rateLimit: { max: 1_000_000, per: '1s' } };
 const PACK_OVERRIDES = {
   playbooks: { criticalViolation: VERIFY_MODES[VERIFY_MODE] },
+  // Budgets are policy, not throughput: a bench of hundreds of distinct alerts would spend them.
+  budgets: [],
   ...(RATE_LIMITS === 'lifted' ? { execute: { queues: { charter: LIFTED, prometheus: LIFTED, notify: LIFTED } } } : {}),
 };
 

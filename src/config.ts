@@ -47,7 +47,9 @@ const PackSchema = z.object({
   version: z.string().min(1),
   dryRun: z.boolean(),
   autonomy: z.enum(['autonomous', 'propose', 'shadow']),
-  budgets: z.array(z.object({ actionType: z.string().min(1), max: z.number().int().min(0), per: duration })).default([]),
+  budgets: z
+    .array(z.object({ actionType: z.string().min(1).optional(), perSubject: z.boolean().optional(), max: z.number().int().min(0), per: duration }))
+    .default([]),
   flapGuard: z.object({ max: z.number().int().min(1), window: duration }),
   brake: z.object({ alertnames: z.array(z.string()).default([]), sensors: z.array(z.string()).default([]) }),
   reopenCooldown: duration,

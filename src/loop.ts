@@ -14,6 +14,7 @@ import type { QueryFn } from './monitor/promql.ts';
 import { failureReason, readSensor, tickTime } from './monitor/sensors.ts';
 import { judgeSample } from './analyze/sensor-findings.ts';
 import { playbooks } from './plan/playbooks/index.ts';
+import { budgetName, budgetsFor } from './plan/budgets.ts';
 import { startPlan, stepPlan } from './plan/step.ts';
 import type { ActionType, PlanEvent, StepResult } from './plan/types.ts';
 
@@ -233,13 +234,15 @@ export async function runAction(
       return 'held';
     }
   }
-  const budget = deps.pack.budgets.find((b) => b.actionType === type);
-  if (budget) {
-    const spent = await deps.store.effectsSince(type, new Date(deps.clock.now() - parseDuration(budget.per)).toISOString());
-    deps.metrics.budgetRemaining.set({ action_type: type }, Math.max(0, budget.max - spent));
+  for (const budget of budgetsFor(deps.pack.budgets, type, READ_ONLY.has(type))) {
+    const since = new Date(deps.clock.now() - parseDuration(budget.per)).toISOString();
+    const subject = budget.perSubject ? await deps.store.incidentSubject(action.incidentId) : undefined;
+    const spent = await deps.store.effectsSince(budget.actionType ?? null, since, subject ?? undefined);
+    const name = budgetName(budget);
+    if (!budget.perSubject) deps.metrics.budgetRemaining.set({ action_type: name }, Math.max(0, budget.max - spent));
     if (spent >= budget.max) {
       // Spent: the plan escalates instead of acting.
-      await finish('dead', { budgetSpent: { actionType: type, max: budget.max, per: budget.per, spent } }, `budget for ${type} spent (${spent} of ${budget.max} per ${budget.per})`);
+      await finish('dead', { budgetSpent: { budget: name, actionType: type, max: budget.max, per: budget.per, spent } }, `budget ${name} spent (${spent} of ${budget.max} per ${budget.per})`);
       return 'budget spent';
     }
   }

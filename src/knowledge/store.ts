@@ -1093,15 +1093,23 @@ export class KnowledgeStore {
     });
   }
 
-  /** How many actions of a type succeeded since a time (what a budget has spent). */
-  async effectsSince(type: string, since: string): Promise<number> {
-    const r = await this.db
+  /**
+   * How many actions succeeded since a time (what a budget has spent): of one type, or of every
+   * Charter call when `type` is null; overall, or on the incidents of one subject.
+   */
+  async effectsSince(type: string | null, since: string, subject?: { playbook: string; subjectKey: string }): Promise<number> {
+    let q = this.db
       .selectFrom('actions')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('type', '=', type)
-      .where('status', '=', 'succeeded')
-      .where('updated_at', '>=', since)
-      .executeTakeFirst();
+      .where('actions.status', '=', 'succeeded')
+      .where('actions.updated_at', '>=', since);
+    q = type === null ? q.where('actions.type', 'like', 'charter.%') : q.where('actions.type', '=', type);
+    if (subject) {
+      q = q.where('actions.incident_id', 'in', (eb) =>
+        eb.selectFrom('incidents').select('incidents.id').where('incidents.playbook', '=', subject.playbook).where('incidents.subject_key', '=', subject.subjectKey),
+      );
+    }
+    const r = await q.executeTakeFirst();
     return Number(r?.n ?? 0);
   }
 
@@ -1116,6 +1124,12 @@ export class KnowledgeStore {
       .where('id', '!=', exceptId)
       .executeTakeFirst();
     return Number(r?.n ?? 0);
+  }
+
+  /** The playbook and subject key of an incident. */
+  async incidentSubject(id: string): Promise<{ playbook: string; subjectKey: string } | null> {
+    const r = await this.db.selectFrom('incidents').select(['playbook', 'subject_key']).where('id', '=', id).executeTakeFirst();
+    return r ? { playbook: r.playbook, subjectKey: r.subject_key } : null;
   }
 
   /** The subject key of an incident. */

@@ -9,6 +9,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { budgetName, budgetsFor, countsAgainst } from './budgets.ts';
 import { alertDedupKey, findingFromAlert, resolvedFindingId, subjectKey, type AlertSignal, type FindingDraft, type PlaybookRoute } from '../analyze/findings.ts';
 import { judgeSample, sensorFingerprint, type SensorVerdict } from '../analyze/sensor-findings.ts';
 import { parseDuration } from '../clock.ts';
@@ -469,16 +470,21 @@ export function runScenario(test: PolicyTest, pack: Pack, options: RunnerOptions
         return;
       }
     }
-    const budget = pack.budgets.find((b) => b.actionType === action.type);
-    if (budget) {
+    for (const budget of budgetsFor(pack.budgets, action.type, readOnly)) {
       const since = now - parseDuration(budget.per);
+      const mine = run.incidents.find((i) => i.index === action.incident);
+      const sameSubject = (a: RunAction) => {
+        const other = run.incidents.find((i) => i.index === a.incident);
+        return !budget.perSubject || (other !== undefined && mine !== undefined && other.playbook === mine.playbook && other.subjectKey === mine.subjectKey);
+      };
       const used =
-        run.actions.filter((a) => a.type === action.type && a.status === 'succeeded' && (a.finishedAt ?? -Infinity) >= since).length +
-        spent.filter((s) => s.type === action.type && s.at >= since).reduce((n, s) => n + s.count, 0);
+        run.actions.filter((a) => countsAgainst(budget, a.type) && a.status === 'succeeded' && (a.finishedAt ?? -Infinity) >= since && sameSubject(a)).length +
+        (budget.perSubject ? 0 : spent.filter((s) => countsAgainst(budget, s.type) && s.at >= since).reduce((n, s) => n + s.count, 0));
       if (used >= budget.max) {
-        const error = `budget for ${action.type} spent (${used} of ${budget.max} per ${budget.per})`;
+        const name = budgetName(budget);
+        const error = `budget ${name} spent (${used} of ${budget.max} per ${budget.per})`;
         log(`${action.id} dead: ${error}`);
-        finish(action, 'dead', { budgetSpent: { actionType: action.type, max: budget.max, per: budget.per, spent: used } }, error);
+        finish(action, 'dead', { budgetSpent: { budget: name, actionType: action.type, max: budget.max, per: budget.per, spent: used } }, error);
         return;
       }
     }

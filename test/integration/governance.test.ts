@@ -158,6 +158,27 @@ describe('governance', () => {
     expect(await (await fetch(`${m.url}/metrics`)).text()).toMatch(/^mapek_budget_remaining\{action_type="charter.quarantine"\} 0$/m);
   });
 
+  it('a per-subject budget stops one node taking every quarantine; an overall one counts every Charter call', async () => {
+    const m = await start({
+      budgets: [{ actionType: 'charter.quarantine', perSubject: true, max: 1, per: '1h' }],
+      playbooks: { criticalViolation: { verifyDeadline: '1s' } },
+    });
+    await alert(m, violation('node-greedy'), 'fp-greedy', '2026-12-04T12:00:00Z');
+    await until('the first incident to close', async () => ((await incidents(m, 'node-greedy'))[0]?.state === 'escalated' ? true : undefined));
+    await alert(m, violation('node-greedy'), 'fp-greedy', '2026-12-04T12:30:00Z');
+    const dead = await step(m, 'node-greedy', 'quarantine', 'dead', 1);
+    expect(dead.outcome).toMatchObject({ budgetSpent: { budget: 'charter.quarantine per subject', spent: 1 } });
+    await alert(m, violation('node-modest'), 'fp-modest');
+    await step(m, 'node-modest', 'quarantine', 'succeeded');
+    expect(await count('quarantines', 'node-greedy')).toBe(1);
+
+    const overall = await start({ budgets: [{ max: 2, per: '1h' }] });
+    await alert(overall, violation('node-overall'), 'fp-overall');
+    // investigate and quarantine spend the two calls; the committee notification finds the budget spent
+    const spent = await step(overall, 'node-overall', 'notify-committee', 'dead');
+    expect(spent.outcome).toMatchObject({ budgetSpent: { budget: 'charter.*', max: 2, spent: 2 } });
+  });
+
   it('the flap guard: a subject remediated again and again is escalated, not remediated again', async () => {
     const m = await start({ flapGuard: { max: 1, window: '6h' }, playbooks: { criticalViolation: { verifyDeadline: '1s' } } });
     await alert(m, violation('node-flappy'), 'fp-flap', '2026-12-04T12:00:00Z');
