@@ -21,23 +21,38 @@ const actionQueue = z.object({
   rateLimit: z.object({ max: z.number().int().min(1), per: duration }),
 });
 
-const SensorSchema = z.object({
-  name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lowercase letters, digits and _ only'),
-  query: z.string().min(1),
-  interval: duration.default('15s'),
-  timeout: duration.default('10s'),
-  subjectLabels: z.array(z.string().min(1)).default([]),
-  threshold: z.object({
-    direction: z.enum(['above', 'below']),
-    fire: z.number(),
-    clear: z.number().optional(),
-    for: duration.optional(),
-    keepFiringFor: duration.optional(),
-  }),
-  severity: z.enum(['critical', 'warning', 'info']),
-  playbook: z.string().optional(),
-  summary: z.string().optional(),
+const BurnRateSchema = z.object({
+  /** The SLO's good ratio, e.g. 0.99. */
+  objective: z.number().gt(0).lt(1),
+  /** Long and short windows and their factor (default: the SRE Workbook's 1h/5m 14.4x, 6h/30m 6x, 3d/6h 1x). */
+  windows: z.array(z.object({ long: duration, short: duration, factor: z.number().positive(), severity: z.string().default('page') })).min(1).optional(),
 });
+
+const SensorSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lowercase letters, digits and _ only'),
+    /** PromQL; for a burn-rate sensor, the error ratio over `$window` (e.g. `[$window]`). */
+    query: z.string().min(1),
+    interval: duration.default('15s'),
+    timeout: duration.default('10s'),
+    subjectLabels: z.array(z.string().min(1)).default([]),
+    /** Multi-window, multi-burn-rate evaluation of an SLO; its sample is 1 while an alert fires, else 0. */
+    burnRate: BurnRateSchema.optional(),
+    threshold: z
+      .object({
+        direction: z.enum(['above', 'below']),
+        fire: z.number(),
+        clear: z.number().optional(),
+        for: duration.optional(),
+        keepFiringFor: duration.optional(),
+      })
+      .default({ direction: 'above', fire: 0.5 }),
+    severity: z.enum(['critical', 'warning', 'info']),
+    playbook: z.string().optional(),
+    summary: z.string().optional(),
+  })
+  .refine((s) => !s.burnRate || s.query.includes('$window'), { message: 'a burn-rate sensor query must use $window', path: ['query'] })
+  .refine((s) => !s.burnRate || s.subjectLabels.length === 0, { message: 'a burn-rate sensor evaluates one SLO: no subject labels', path: ['subjectLabels'] });
 
 /** One PromQL sensor of the pack. */
 export type SensorConfig = z.infer<typeof SensorSchema>;

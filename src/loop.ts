@@ -112,8 +112,8 @@ export async function analyzeObservation(deps: LoopDeps, observationId: string):
     const sensor = deps.pack.sensors.find((s) => s.name === sensorName.name);
     const res = await deps.store.processSensorObservation(observationId, (o, previous: ReturnType<typeof judgeSample>['state'] | null) => {
       if (!sensor) return { state: previous ?? { phase: 'inactive' as const } };
-      const payload = o.payload as { at: number; value: number };
-      const verdict = judgeSample(sensor, previous, { at: payload.at, value: payload.value, subject: o.labels });
+      const payload = o.payload as { at: number; value: number; evidence?: Record<string, unknown> };
+      const verdict = judgeSample(sensor, previous, { at: payload.at, value: payload.value, subject: o.labels, evidence: payload.evidence });
       if (verdict.draft) {
         kind = verdict.draft.kind;
         severity = verdict.draft.severity;

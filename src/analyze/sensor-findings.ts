@@ -10,6 +10,8 @@ export interface SensorSample {
   at: number;
   value: number;
   subject: Record<string, string>;
+  /** What the sample was computed from (a burn-rate sensor's windows and rates). */
+  evidence?: Record<string, unknown>;
 }
 
 /** What one sample changed. */
@@ -52,10 +54,10 @@ export function judgeSample(sensor: SensorConfig, previous: (ThresholdState & { 
       id: stableId('fnd', fingerprint, startsAt),
       fingerprint,
       name: sensor.name,
-      kind: 'threshold',
+      kind: sensor.burnRate ? 'burn_rate' : 'threshold',
       severity: sensor.severity,
       labels,
-      evidence: { startsAt, value: sample.value, query: sensor.query, summary: sensor.summary, ...event.evidence },
+      evidence: { startsAt, value: sample.value, query: sensor.query, summary: sensor.summary, ...event.evidence, ...sample.evidence },
       ...(sensor.playbook
         ? { route: { playbook: sensor.playbook, subject: sample.subject, subjectKey: subjectKey(sample.subject) } }
         : { unrouted: `sensor ${sensor.name} names no playbook: finding recorded` }),

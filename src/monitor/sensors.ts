@@ -5,6 +5,8 @@ import { sensorFingerprint } from '../analyze/sensor-findings.ts';
 import { stableId } from '../ids.ts';
 import type { NewObservation } from '../knowledge/store.ts';
 import { PromQLError, type QueryFn } from './promql.ts';
+import { evaluateBurnRate, WORKBOOK_WINDOWS, type SloSpec } from '../analyze/detectors/burn-rate.ts';
+import { parseDuration } from '../clock.ts';
 
 /** What one tick saw. */
 export interface SensorTick {
@@ -26,6 +28,7 @@ export function tickTime(jobId: string | undefined, fallback: number, everyMs: n
  * no data, never zero: it yields nothing.
  */
 export async function readSensor(query: QueryFn, sensor: SensorConfig, at: number): Promise<SensorTick> {
+  if (sensor.burnRate) return readBurnRate(query, sensor, at);
   const samples = await query(sensor.query, at);
   const tick: SensorTick = { observations: [], skipped: [] };
   for (const s of samples) {
@@ -53,6 +56,56 @@ export async function readSensor(query: QueryFn, sensor: SensorConfig, at: numbe
     });
   }
   return tick;
+}
+
+/** The PromQL duration of a window in ms (`3600s`). */
+function promDuration(ms: number): string {
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/**
+ * A burn-rate sensor: the error ratio over each window of the SLO's alerts, evaluated together;
+ * one observation whose value is 1 while an alert fires, with the burn rates as evidence. No data
+ * for every window is no observation.
+ */
+async function readBurnRate(query: QueryFn, sensor: SensorConfig, at: number): Promise<SensorTick> {
+  const spec = burnRateSpec(sensor);
+  const windows = [...new Set(spec.windows!.flatMap((w) => [w.longMs, w.shortMs]))];
+  const ratios = new Map<number, number>();
+  for (const w of windows) {
+    const samples = await query(sensor.query.replaceAll('$window', promDuration(w)), at);
+    const value = samples.find((s) => Number.isFinite(s.value))?.value;
+    if (value !== undefined) ratios.set(w, value);
+  }
+  if (ratios.size === 0) return { observations: [], skipped: [] };
+  const result = evaluateBurnRate(spec, (w) => ratios.get(w));
+  const dedupKey = `sensor|${sensor.name}|${subjectKey({})}|${at}`;
+  return {
+    skipped: [],
+    observations: [
+      {
+        id: stableId('obs', dedupKey),
+        source: 'sensor',
+        dedupKey,
+        name: sensor.name,
+        status: 'sample',
+        fingerprint: sensorFingerprint(sensor.name, {}),
+        labels: {},
+        payload: { at, value: result.firing ? 1 : 0, query: sensor.query, evidence: { burnRate: result } },
+      },
+    ],
+  };
+}
+
+/** The SLO of a burn-rate sensor, windows in ms. */
+export function burnRateSpec(sensor: SensorConfig): SloSpec {
+  const b = sensor.burnRate!;
+  return {
+    objective: b.objective,
+    windows: b.windows
+      ? b.windows.map((w) => ({ longMs: parseDuration(w.long), shortMs: parseDuration(w.short), factor: w.factor, severity: w.severity }))
+      : WORKBOOK_WINDOWS,
+  };
 }
 
 /** The metric reason of a failed query. */
