@@ -66,6 +66,8 @@ export interface LocalLoop {
   prometheus?: RunningService;
   alertmanager?: RunningService;
   token: string;
+  /** Stops Prometheus (if running) and starts it again on the same port and data directory. */
+  restartPrometheus(): Promise<RunningService>;
   stop(): Promise<void>;
 }
 
@@ -109,6 +111,7 @@ export async function startLocalLoop(opts: LocalLoopOptions = {}): Promise<Local
     const mapek = await startMapek(config, { logger: opts.logger });
     stops.push(() => mapek.close());
     let prometheus: RunningService | undefined;
+    let promOptions: Parameters<typeof startPrometheus>[0] | undefined;
     let alertmanager: RunningService | undefined;
     if (withPrometheus && (opts.withAlertmanager ?? true)) {
       const am = renderAlertmanagerConfig({
@@ -131,10 +134,29 @@ export async function startLocalLoop(opts: LocalLoopOptions = {}): Promise<Local
         evaluationInterval: '1s',
         maxFor: '2s',
       });
-      prometheus = await startPrometheus({ dir: join(dir, 'prometheus'), configYaml: prom.configYaml, ruleFiles: prom.ruleFiles, port: promPort });
-      stops.push(() => prometheus!.stop());
+      promOptions = { dir: join(dir, 'prometheus'), configYaml: prom.configYaml, ruleFiles: prom.ruleFiles, port: promPort };
+      prometheus = await startPrometheus(promOptions);
+      stops.push(() => handle.prometheus?.stop() ?? Promise.resolve());
     }
-    return { dir, config, sim, mapek, sink, redis, prometheus, alertmanager, token, stop: stopAll };
+    const handle: LocalLoop = {
+      dir,
+      config,
+      sim,
+      mapek,
+      sink,
+      redis,
+      prometheus,
+      alertmanager,
+      token,
+      stop: stopAll,
+      async restartPrometheus() {
+        if (!promOptions) throw new Error('this local loop runs without Prometheus');
+        await handle.prometheus?.stop();
+        handle.prometheus = await startPrometheus(promOptions);
+        return handle.prometheus;
+      },
+    };
+    return handle;
   } catch (err) {
     await stopAll();
     throw err;

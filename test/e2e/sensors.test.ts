@@ -124,4 +124,19 @@ describe('sensors with Alertmanager switched off', () => {
     expect(ready.info.prometheus.ok).toBe(false);
     expect(Object.values(ready.sensors).some((s) => !s.ok && s.reason === 'unavailable')).toBe(true);
   }, 60_000);
+
+  it('with Prometheus started again, the sensors resume and readiness shows it', async () => {
+    const sensorObservations = async () => {
+      const m = await (await fetch(`${loop.mapek.url}/metrics`)).text();
+      return Number(/^mapek_observations_total\{source="sensor"\} (\d+)/m.exec(m)?.[1] ?? 0);
+    };
+    const before = await sensorObservations();
+    await loop.restartPrometheus();
+    await until('sensor observations again', async () => ((await sensorObservations()) > before + 10 ? true : undefined), 60_000);
+    const ready = await until('Prometheus shown ready', async () => {
+      const r = (await (await fetch(`${loop.mapek.url}/readyz`)).json()) as { info: { prometheus: { ok: boolean } }; sensors: Record<string, { ok: boolean }> };
+      return r.info.prometheus.ok ? r : undefined;
+    }, 30_000);
+    expect(Object.values(ready.sensors).some((x) => x.ok)).toBe(true);
+  }, 90_000);
 });
