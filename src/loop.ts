@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { findingFromAlert, resolvedFindingId, type AlertSignal, type PlaybookRoute } from './analyze/findings.ts';
 import { parseDuration, type Clock } from './clock.ts';
-import type { Pack } from './config.ts';
+import type { Pack, SensorConfig } from './config.ts';
 import { PermanentActionError } from './errors.ts';
 import { actuators, READ_ONLY } from './execute/actuators/index.ts';
 import type { ActuatorContext } from './execute/actuators/types.ts';
@@ -91,7 +91,7 @@ export async function sensorTick(deps: LoopDeps, sensorName: string, job: { id?:
   const { inserted, duplicates } = await deps.store.recordObservations(tick.observations);
   deps.metrics.observations.inc({ source: 'sensor' }, inserted.length);
   deps.metrics.observationsDeduplicated.inc({ source: 'sensor' }, duplicates);
-  for (const id of inserted) await wake(deps, 'analyze', () => deps.queues.analyze(id));
+  for (const id of inserted) await wake(deps, 'analyze', () => deps.queues.analyze(id, 'sensor'));
   return inserted.length;
 }
 
@@ -103,14 +103,16 @@ async function engageBrake(deps: LoopDeps, reason: string): Promise<void> {
 }
 
 /** Analyze: one observation → a finding → an incident joined or opened. */
-export async function analyzeObservation(deps: LoopDeps, observationId: string): Promise<string> {
+export async function analyzeObservation(deps: LoopDeps, observationId: string, knownSource?: string): Promise<string> {
   const routes = routesOf(deps.pack);
   let kind = '';
   let severity = '';
-  const sensorName = observationId ? await deps.store.observationSource(observationId) : null;
-  if (sensorName?.source === 'sensor') {
-    const sensor = deps.pack.sensors.find((s) => s.name === sensorName.name);
+  // The job usually says where the observation came from; only the reconciler's re-enqueues do not.
+  const source = knownSource ?? (await deps.store.observationSource(observationId))?.source;
+  if (source === 'sensor') {
+    let sensor: SensorConfig | undefined;
     const res = await deps.store.processSensorObservation(observationId, (o, previous: ReturnType<typeof judgeSample>['state'] | null) => {
+      sensor = deps.pack.sensors.find((s) => s.name === o.name);
       if (!sensor) return { state: previous ?? { phase: 'inactive' as const } };
       const payload = o.payload as { at: number; value: number; evidence?: Record<string, unknown> };
       const verdict = judgeSample(sensor, previous, { at: payload.at, value: payload.value, subject: o.labels, evidence: payload.evidence });
@@ -202,11 +204,11 @@ export async function fireTimer(deps: LoopDeps, timerId: string): Promise<void> 
 export async function runAction(
   deps: LoopDeps,
   actionId: string,
-  attempt: { made: number; max: number; postpone?: (ms: number) => Promise<never> },
+  attempt: { made: number; max: number; postpone?: (ms: number) => Promise<never>; type?: string },
 ): Promise<string> {
   if (attempt.postpone) {
-    const peek = await deps.store.getAction(actionId);
-    if (peek && !READ_ONLY.has(peek.type) && (await deps.store.pauseState()).paused) {
+    const peekType = attempt.type ?? (await deps.store.getAction(actionId))?.type;
+    if (peekType && !READ_ONLY.has(peekType) && (await deps.store.pauseState()).paused) {
       deps.metrics.paused.set(1);
       // Paused: the action waits (not an attempt); it runs once the pause ends or expires.
       return attempt.postpone(5000);

@@ -48,11 +48,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
   const producer = producerConnection(config.redisUrl);
   cleanups.push(async () => producer.disconnect());
   const exec = config.pack.execute;
-  const queues = new LoopQueues(config.queuePrefix, producer, {
-    attempts: exec.attempts,
-    backoffMs: parseDuration(exec.backoff),
-    maxBackoffMs: parseDuration(exec.maxBackoff),
-  });
+  const queues = new LoopQueues(config.queuePrefix, producer, exec.attempts);
   cleanups.push(() => queues.close());
   const metrics = new LoopMetrics({ counts: () => store.gaugeCounts(), queueDepths: () => queues.depths() });
   // The gauges of switches kept in knowledge start from what knowledge says.
@@ -130,7 +126,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
         throw err;
       }
     });
-    startWorker('analyze', 4, (job) => analyzeObservation(deps, job.data.observationId));
+    startWorker('analyze', 4, (job) => analyzeObservation(deps, job.data.observationId, job.data.source));
     startWorker('plan', 4, (job) => stepIncident(deps, job.data.incidentId));
     startWorker('timers', 4, (job) => fireTimer(deps, job.data.timerId));
   }
@@ -144,6 +140,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
           runAction(deps, job.data.actionId, {
             made: job.attemptsMade,
             max: job.opts.attempts ?? 1,
+            type: job.data.type,
             postpone: async (ms) => {
               await job.moveToDelayed(Date.now() + ms, token);
               throw new DelayedError();
@@ -212,7 +209,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
         queues.plan(action.incidentId, `a_${action.id}_${action.approvals.length}`).catch(warn);
       },
       onObservations: (ids) => {
-        for (const id of ids) queues.analyze(id).catch((err: Error) => log.warn({ err: err.message, observation: id }, 'enqueue failed; the reconciler will pick it up'));
+        for (const id of ids) queues.analyze(id, 'alertmanager').catch((err: Error) => log.warn({ err: err.message, observation: id }, 'enqueue failed; the reconciler will pick it up'));
       },
       checks: {
         knowledge: () => store.ping(),

@@ -42,6 +42,14 @@ export interface AppDeps {
 
 const COMMIT_DEADLINE_MS = 4000;
 
+/** A page size from the query string: absent, or a positive integer; anything else is a 400 naming it. */
+function parseLimit(value: unknown): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ValidationError(`limit: expected a positive integer, got "${String(value)}"`, 'limit');
+  return n;
+}
+
 function labelFilters(q: unknown): Array<[string, string]> {
   const raw = q === undefined ? [] : Array.isArray(q) ? q : [q];
   return raw.map((item) => {
@@ -87,7 +95,8 @@ export function buildApp(deps: AppDeps) {
   });
 
   app.addHook('onResponse', async (req, reply) => {
-    if (req.routeOptions.url === '/webhooks/alertmanager' || req.url.startsWith('/webhooks/alertmanager')) metrics.webhookRequests.inc({ code: String(reply.statusCode) });
+    // By path, not route: a 413 or 415 is answered before routing completes.
+    if (req.url.startsWith('/webhooks/alertmanager')) metrics.webhookRequests.inc({ code: String(reply.statusCode) });
   });
 
   const requireAdmin = async (req: { headers: Record<string, string | string[] | undefined> }, reply: { code(n: number): { send(b: unknown): unknown }; header(k: string, v: string): unknown }) => {
@@ -131,7 +140,7 @@ export function buildApp(deps: AppDeps) {
       state: typeof q.state === 'string' ? q.state : undefined,
       labels: labelFilters(q.label),
       cursor: typeof q.cursor === 'string' ? q.cursor : undefined,
-      limit: q.limit ? Number(q.limit) : undefined,
+      limit: parseLimit(q.limit),
     });
   });
 
@@ -144,7 +153,7 @@ export function buildApp(deps: AppDeps) {
   app.get('/api/findings', { preHandler: requireAdmin }, async (req) => {
     const q = req.query as Record<string, string | undefined>;
     if (q.since && Number.isNaN(Date.parse(q.since))) throw new ValidationError(`since: not an ISO time: "${q.since}"`, 'since');
-    return store.listFindings({ since: q.since ? new Date(q.since).toISOString() : undefined, name: q.name, limit: q.limit ? Number(q.limit) : undefined });
+    return store.listFindings({ since: q.since ? new Date(q.since).toISOString() : undefined, name: q.name, limit: parseLimit(q.limit) });
   });
 
   app.get('/api/decisions', { preHandler: requireAdmin }, async (req, reply) => {
@@ -156,7 +165,7 @@ export function buildApp(deps: AppDeps) {
       reply.type('application/x-ndjson');
       return page.items.map((d) => JSON.stringify(d)).join('\n') + (page.items.length ? '\n' : '');
     }
-    return store.listDecisions({ since, incident: q.incident, cursor: q.cursor, limit: q.limit ? Number(q.limit) : undefined });
+    return store.listDecisions({ since, incident: q.incident, cursor: q.cursor, limit: parseLimit(q.limit) });
   });
 
   app.get('/api/decisions/:id', { preHandler: requireAdmin }, async (req, reply) => {

@@ -269,15 +269,10 @@ program
   .action(async (incidentId: string, opts: { by: string; comment?: string }) => {
     try {
       const { withStore } = await import('./store.ts');
+      const { wakeLoop } = await import('./approvals.ts');
       const { loadConfig } = await import('../config.ts');
-      const { LoopQueues, producerConnection } = await import('../execute/queues.ts');
       const res = await withStore((store) => store.acknowledge(incidentId, opts.by, opts.comment));
-      const config = loadConfig();
-      const redis = producerConnection(config.redisUrl);
-      const queues = new LoopQueues(config.queuePrefix, redis, { attempts: 1, backoffMs: 0, maxBackoffMs: 0 });
-      await queues.plan(incidentId, `ack_${Date.now().toString(36)}`).catch(() => {});
-      await queues.close();
-      redis.disconnect();
+      await wakeLoop(loadConfig(), (queues) => queues.plan(incidentId, `ack_${Date.now().toString(36)}`));
       console.log(res.first ? `acknowledged ${incidentId} as ${opts.by}` : `${opts.by} had already acknowledged ${incidentId}`);
     } catch (err) {
       fail(err);

@@ -17,13 +17,6 @@ export function actionFamily(type: string): ActionFamily {
   return 'notify';
 }
 
-/** Retry and backoff settings of the actions queue. */
-export interface ActionRetry {
-  attempts: number;
-  backoffMs: number;
-  maxBackoffMs: number;
-}
-
 /** Exponential backoff from `base`, capped at `max`, with full jitter over its upper half. */
 export function backoffDelay(attemptsMade: number, base: number, max: number, random: () => number = Math.random): number {
   const exp = Math.min(max, base * 2 ** Math.max(0, attemptsMade - 1));
@@ -57,7 +50,8 @@ export class LoopQueues {
   constructor(
     readonly prefix: string,
     readonly connection: Redis,
-    private readonly retry: ActionRetry,
+    /** Attempts of each action job; the backoff between them is the workers' (main.ts). */
+    private readonly actionAttempts: number,
   ) {
     const conn = connection as unknown as ConnectionOptions;
     const make = (stage: Stage) => {
@@ -71,8 +65,8 @@ export class LoopQueues {
   private static readonly keep: JobsOptions = { removeOnComplete: true, removeOnFail: 1000 };
 
   /** Wakes analyze for one observation. */
-  async analyze(observationId: string): Promise<void> {
-    await this.queues.analyze.add('analyze', { observationId }, { ...LoopQueues.keep, jobId: observationId, attempts: 10, backoff: { type: 'exponential', delay: 500 } });
+  async analyze(observationId: string, source?: 'alertmanager' | 'sensor'): Promise<void> {
+    await this.queues.analyze.add('analyze', { observationId, source }, { ...LoopQueues.keep, jobId: observationId, attempts: 10, backoff: { type: 'exponential', delay: 500 } });
   }
 
   /** Wakes the plan of one incident; the same wake-up twice is one job. */
@@ -82,7 +76,7 @@ export class LoopQueues {
 
   /** Queues one action; its id is (incident, step, iteration), so a re-planned step is never queued twice. */
   async action(actionId: string, type: string): Promise<void> {
-    await this.queues[`actions-${actionFamily(type)}`].add('action', { actionId }, { ...LoopQueues.keep, jobId: actionId, attempts: this.retry.attempts, backoff: { type: 'mapek' } });
+    await this.queues[`actions-${actionFamily(type)}`].add('action', { actionId, type }, { ...LoopQueues.keep, jobId: actionId, attempts: this.actionAttempts, backoff: { type: 'mapek' } });
   }
 
   /** Delivers a timer at its absolute deadline. */

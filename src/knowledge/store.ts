@@ -666,7 +666,6 @@ export class KnowledgeStore {
     result: StepResult;
     policy: { name: string; version: string };
     labels: Record<string, string>;
-    approvalQuorumDefault?: number;
   }): Promise<{ version: number; actions: ActionRecord[]; timers: Array<{ id: string; dueAt: string }> }> {
     const { incidentId, result } = args;
     const nowMs = this.clock.now();

@@ -13,6 +13,7 @@ import { ensureRedis, freePort, type RedisHandle } from '../../src/stack/process
 import { pino } from 'pino';
 import Sqlite from 'better-sqlite3';
 import fc from 'fast-check';
+import { until } from '../helpers/until.ts';
 
 const TOKEN = 'test-token-123';
 let sim: RunningSimulator;
@@ -42,15 +43,6 @@ async function post(body: unknown, headers: Record<string, string> = {}) {
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> | null };
-}
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 async function incidentsFor(node: string) {
   const res = await fetch(`${mapek.url}/api/incidents?label=node_or_service=${node}`);
@@ -266,5 +258,10 @@ describe('GET /api/incidents/:id', () => {
     const text = await (await fetch(`${mapek.url}/api/decisions?incident=${id}&format=jsonl`)).text();
     expect(text.trim().split('\n')).toHaveLength(page.items.length);
     expect((await fetch(`${mapek.url}/api/decisions?since=yesterday`)).status).toBe(400);
+    for (const path of ['/api/incidents?limit=abc', '/api/decisions?limit=0', '/api/findings?limit=-3']) {
+      const res = await fetch(`${mapek.url}${path}`);
+      expect(res.status, path).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toContain('limit');
+    }
   });
 });

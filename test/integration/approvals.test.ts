@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../sim/index.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startMapek, type RunningMapek } from '../../src/main.ts';
+import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
@@ -49,16 +50,6 @@ async function start(deadline: string) {
   const mapek = await startMapek(loadConfig({ port: 0 }, env), { logger: pino({ level: 'silent' }) });
   running.push(mapek);
   return { mapek, env };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function banAlert(mapek: RunningMapek, node: string): Promise<Incident> {

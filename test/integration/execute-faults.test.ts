@@ -15,6 +15,7 @@ import { loadConfig } from '../../src/config.ts';
 import { openKnowledge } from '../../src/knowledge/db.ts';
 import { KnowledgeStore } from '../../src/knowledge/store.ts';
 import { startMapek, type RunningMapek, type Role } from '../../src/main.ts';
+import { until } from '../helpers/until.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const ADMIN = 'admin-secret';
@@ -43,16 +44,6 @@ async function start(roles: Role[], db = `k-${randomBytes(4).toString('hex')}.db
   const m = await startMapek(loadConfig({ port: 0 }, env), { roles, logger: pino({ level: 'silent' }) });
   running.push(m);
   return { mapek: m, env };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const auth = { authorization: `Bearer ${ADMIN}` };

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../sim/index.ts';
 import { loadConfig, mergeDeep } from '../../src/config.ts';
 import { startMapek, type RunningMapek } from '../../src/main.ts';
+import { until } from '../helpers/until.ts';
 
 let sim: RunningSimulator;
 let dir: string;
@@ -34,16 +35,6 @@ async function start(overrides: unknown): Promise<RunningMapek> {
   const m = await startMapek(loadConfig({ port: 0, packOverrides: mergeDeep(BASE, overrides) }, env), { logger: pino({ level: 'silent' }) });
   running.push(m);
   return m;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function alert(m: RunningMapek, labels: Record<string, string>, fingerprint: string, startsAt = '2026-12-04T12:00:00Z') {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../sim/index.ts';
 import { ensureRedis, freePort, type RedisHandle } from '../../src/stack/processes.ts';
+import { until } from '../helpers/until.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 let sim: RunningSimulator;
@@ -18,16 +19,6 @@ let env: NodeJS.ProcessEnv;
 let port: number;
 const children: ChildProcess[] = [];
 const base = () => `http://127.0.0.1:${port}`;
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function startMapekProcess(): ChildProcess {
   const child = spawn(process.execPath, ['bin/mapek.mjs', 'start', '--port', String(port)], { cwd: root, env, stdio: 'ignore' });

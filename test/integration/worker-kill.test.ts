@@ -12,22 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../sim/index.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startMapek, type RunningMapek } from '../../src/main.ts';
+import { until } from '../helpers/until.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 let sim: RunningSimulator;
 let mapek: RunningMapek;
 let env: NodeJS.ProcessEnv;
 const children: ChildProcess[] = [];
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function startWorker(): ChildProcess {
   const child = spawn(process.execPath, ['bin/mapek.mjs', 'worker'], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
