@@ -91,7 +91,7 @@ export async function sensorTick(deps: LoopDeps, sensorName: string, job: { id?:
   const { inserted, duplicates } = await deps.store.recordObservations(tick.observations);
   deps.metrics.observations.inc({ source: 'sensor' }, inserted.length);
   deps.metrics.observationsDeduplicated.inc({ source: 'sensor' }, duplicates);
-  for (const id of inserted) await wake(deps, 'analyze', () => deps.queues.analyze(id, 'sensor'));
+  await wake(deps, 'analyze', () => deps.queues.analyzeMany(inserted, 'sensor'));
   return inserted.length;
 }
 
@@ -100,6 +100,34 @@ async function engageBrake(deps: LoopDeps, reason: string): Promise<void> {
   const state = await deps.store.setBrake({ engaged: true, by: 'mapek', reason });
   deps.metrics.brakeEngaged.set(1);
   deps.log.warn({ reason, since: state.since }, 'safety brake engaged: Charter calls wait for approval until a person releases it');
+}
+
+/** Observations analyzed side by side within one batch job (their commits share a transaction). */
+const ANALYZE_BATCH_CONCURRENCY = 4;
+
+/**
+ * An analyze job: one observation, or the observations committed together by one webhook batch.
+ * Each is analyzed once (a processed observation is skipped), so a retried batch redoes only
+ * what failed; the job fails, and is retried, when any of its observations failed.
+ */
+export async function analyzeJob(deps: LoopDeps, data: { observationId?: string; observationIds?: string[]; source?: string }): Promise<string> {
+  const ids = data.observationIds ?? (data.observationId ? [data.observationId] : []);
+  if (ids.length === 1) return analyzeObservation(deps, ids[0]!, data.source);
+  let next = 0;
+  let failure: unknown;
+  const lane = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      try {
+        await analyzeObservation(deps, id, data.source);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ANALYZE_BATCH_CONCURRENCY, ids.length) }, lane));
+  if (failure) throw failure;
+  return `${ids.length} observations`;
 }
 
 /** Analyze: one observation → a finding → an incident joined or opened. */

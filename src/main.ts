@@ -8,7 +8,7 @@ import { ACTION_FAMILIES, backoffDelay, LoopQueues, producerConnection, queueNam
 import { RetryableActionError } from './execute/actuators/types.ts';
 import { openKnowledge } from './knowledge/db.ts';
 import { KnowledgeStore } from './knowledge/store.ts';
-import { analyzeObservation, ConfigurationFailure, fireTimer, reconcile, runAction, sensorTick, stepIncident, type LoopDeps } from './loop.ts';
+import { analyzeJob, ConfigurationFailure, fireTimer, reconcile, runAction, sensorTick, stepIncident, type LoopDeps } from './loop.ts';
 import { createQueryFn, type QueryFn } from './monitor/promql.ts';
 import { LoopMetrics } from './metrics.ts';
 
@@ -35,6 +35,24 @@ export interface StartOptions {
 }
 
 /** Starts mapek with the given roles; resolves once it listens and has reconciled. */
+/**
+ * Collects the ids handed over in one turn of the event loop and passes them on together, once
+ * (the webhook's analyze wake-ups: the requests committed in one batch make one job).
+ */
+function coalesce(flush: (ids: string[]) => unknown): (ids: string[]) => void {
+  let pending: string[] = [];
+  return (ids) => {
+    if (pending.length === 0) {
+      setImmediate(() => {
+        const all = pending;
+        pending = [];
+        flush(all);
+      });
+    }
+    pending.push(...ids);
+  };
+}
+
 export async function startMapek(config: Config, opts: StartOptions = {}): Promise<RunningMapek> {
   const roles = new Set<Role>(opts.roles ?? ['api', 'loop', 'worker']);
   const clock = opts.clock ?? systemClock;
@@ -126,7 +144,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
         throw err;
       }
     });
-    startWorker('analyze', 4, (job) => analyzeObservation(deps, job.data.observationId, job.data.source));
+    startWorker('analyze', 4, (job) => analyzeJob(deps, job.data));
     startWorker('plan', 4, (job) => stepIncident(deps, job.data.incidentId));
     startWorker('timers', 4, (job) => fireTimer(deps, job.data.timerId));
   }
@@ -208,9 +226,9 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
         if (quorumReached) queues.action(action.id, action.type).catch(warn);
         queues.plan(action.incidentId, `a_${action.id}_${action.approvals.length}`).catch(warn);
       },
-      onObservations: (ids) => {
-        for (const id of ids) queues.analyze(id, 'alertmanager').catch((err: Error) => log.warn({ err: err.message, observation: id }, 'enqueue failed; the reconciler will pick it up'));
-      },
+      onObservations: coalesce((ids) =>
+        queues.analyzeMany(ids, 'alertmanager').catch((err: Error) => log.warn({ err: err.message, observations: ids.length }, 'enqueue failed; the reconciler will pick it up')),
+      ),
       checks: {
         knowledge: () => store.ping(),
         redis: async () => {

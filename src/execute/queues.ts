@@ -69,6 +69,17 @@ export class LoopQueues {
     await this.queues.analyze.add('analyze', { observationId, source }, { ...LoopQueues.keep, jobId: observationId, attempts: 10, backoff: { type: 'exponential', delay: 500 } });
   }
 
+  /**
+   * Wakes analyze for observations committed together: one job for them all (one Redis call
+   * instead of one per observation). A batch's job id is its first observation's, prefixed, so
+   * the same wake-up sent twice is one job; a batch of one is the plain per-observation job.
+   */
+  async analyzeMany(observationIds: string[], source: 'alertmanager' | 'sensor'): Promise<void> {
+    if (observationIds.length === 0) return;
+    if (observationIds.length === 1) return this.analyze(observationIds[0]!, source);
+    await this.queues.analyze.add('analyze', { observationIds, source }, { ...LoopQueues.keep, jobId: `batch_${observationIds[0]}`, attempts: 10, backoff: { type: 'exponential', delay: 500 } });
+  }
+
   /** Wakes the plan of one incident; the same wake-up twice is one job. */
   async plan(incidentId: string, cause: string): Promise<void> {
     await this.queues.plan.add('plan', { incidentId }, { ...LoopQueues.keep, jobId: `${incidentId}__${cause}`, attempts: 20, backoff: { type: 'fixed', delay: 200 } });

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase, type SqliteDialectConfig, type SqliteStatement } from 'kysely';
 import pg from 'pg';
 import { ConfigError } from '../errors.ts';
 import { migrate } from './migrations.ts';
@@ -29,6 +29,32 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+/** Statements kept prepared; past this many distinct SQL texts the cache starts afresh. */
+const STATEMENT_CACHE = 512;
+
+/**
+ * The database as Kysely's SQLite driver sees it, with prepared statements reused: the driver
+ * prepares every query anew, and mapek runs the same few dozen SQL texts over and over.
+ * (Kysely's single-connection mutex means a statement is never run by two queries at once.)
+ */
+function cachingStatements(sqlite: Sqlite.Database): SqliteDatabase {
+  const cache = new Map<string, Sqlite.Statement>();
+  return {
+    prepare(text: string) {
+      let stmt = cache.get(text);
+      if (!stmt) {
+        stmt = sqlite.prepare(text);
+        if (cache.size >= STATEMENT_CACHE) cache.clear();
+        cache.set(text, stmt);
+      }
+      return stmt as unknown as SqliteStatement;
+    },
+    close() {
+      sqlite.close();
+    },
+  };
+}
+
 /** An open knowledge database and what it is, for logs and benchmarks. */
 export interface KnowledgeDb {
   db: Kysely<Database>;
@@ -52,7 +78,7 @@ export async function openKnowledge(url: string): Promise<KnowledgeDb> {
     sqlite.pragma('journal_mode = WAL');
     // FULL: a commit is on disk before the webhook answers 202 (principle 2).
     sqlite.pragma('synchronous = FULL');
-    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
     handle = { db, kind: 'sqlite', durability: `sqlite WAL, synchronous=FULL (${file})`, close: () => db.destroy() };
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({

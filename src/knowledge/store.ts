@@ -6,6 +6,7 @@ import type { Clock } from '../clock.ts';
 import { newId, stableId } from '../ids.ts';
 import type { ActionRequest, IncidentState, PlanEvent, StepResult } from '../plan/types.ts';
 import type { KnowledgeDb } from './db.ts';
+import { GroupCommit } from './group-commit.ts';
 import type { Database } from './schema.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -258,11 +259,39 @@ export class KnowledgeStore {
   /** How long after an incident closes a new finding on its subject joins it instead of opening another (0: never). */
   reopenCooldownMs = 0;
 
+  /** Write transactions requested together share one COMMIT (see group-commit.ts). */
+  private readonly writes: GroupCommit<Database>;
+  /** Batch transactions that already hold the audit chain's PostgreSQL lock. */
+  private readonly chainLocked = new WeakSet<object>();
+  /** Sizes of the committed write batches since start: writes and batches (for benchmarks and /metrics). */
+  readonly batchStats = { writes: 0, batches: 0 };
+
   constructor(
     readonly handle: KnowledgeDb,
     private readonly clock: Clock,
   ) {
     this.db = handle.db;
+    this.writes = new GroupCommit(handle.db, {
+      maxBatch: 256,
+      // PostgreSQL: one chain lock per batch, taken before any write's savepoint so that a write
+      // rolled back to its savepoint cannot release it for the writes after it.
+      onBegin: handle.kind === 'postgres' ? (tx) => this.lockChain(tx) : undefined,
+      onCommit: (n) => {
+        this.batchStats.writes += n;
+        this.batchStats.batches += 1;
+      },
+    });
+  }
+
+  /** Runs one write transaction, committed together with the writes requested alongside it. */
+  private write<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.writes.run(fn);
+  }
+
+  private async lockChain(tx: Db): Promise<void> {
+    if (this.chainLocked.has(tx)) return;
+    await sql`select pg_advisory_xact_lock(727274)`.execute(tx);
+    this.chainLocked.add(tx);
   }
 
   private now(): string {
@@ -274,7 +303,7 @@ export class KnowledgeStore {
    * PostgreSQL an advisory lock orders concurrent writers, so the chain stays one line.
    */
   private async chain(tx: Db, table: AuditedTable, key: string): Promise<void> {
-    if (this.handle.kind === 'postgres') await sql`select pg_advisory_xact_lock(727274)`.execute(tx);
+    if (this.handle.kind === 'postgres' && !this.chainLocked.has(tx)) await sql`select pg_advisory_xact_lock(727274)`.execute(tx);
     const row = await tx.selectFrom(table).selectAll().where(AUDITED[table] as never, '=', key as never).executeTakeFirst();
     const rowHash = row ? rowDigest(row as Record<string, unknown>) : 'deleted';
     const head = await tx.selectFrom('audit_ledger').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
@@ -401,7 +430,7 @@ export class KnowledgeStore {
   /** Commits observations in one transaction; repeats of a dedup key are counted, not stored twice. */
   async recordObservations(observations: NewObservation[]): Promise<{ inserted: string[]; duplicates: number }> {
     const now = this.now();
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const inserted: string[] = [];
       for (const o of observations) {
         const res = await tx
@@ -450,7 +479,7 @@ export class KnowledgeStore {
     analyze: (o: ObservationRecord) => FindingDraft | null,
     resolves?: (o: ObservationRecord) => string | null,
   ): Promise<{ incidentId?: string; findingId?: string; opened?: boolean; outcome: string }> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const row = await tx.selectFrom('observations').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) return { outcome: 'unknown observation' };
       if (row.processed_at) return { outcome: 'already processed' };
@@ -491,7 +520,7 @@ export class KnowledgeStore {
     id: string,
     detect: (o: ObservationRecord, previous: S | null) => { state: S; draft?: FindingDraft; resolvedFindingId?: string },
   ): Promise<{ incidentId?: string; findingId?: string; opened?: boolean; outcome: string }> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const row = await tx.selectFrom('observations').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) return { outcome: 'unknown observation' };
       if (row.processed_at) return { outcome: 'already processed' };
@@ -542,7 +571,7 @@ export class KnowledgeStore {
     const name = by.trim();
     if (!name) throw new ApprovalError('by: a name is required', 'invalid');
     const now = this.now();
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const inc = await tx.selectFrom('incidents').select('id').where('id', '=', incidentId).executeTakeFirst();
       if (!inc) throw new ApprovalError(`no incident ${incidentId}`, 'missing');
       const event: PlanEvent = { type: 'incident.acknowledged', by: name, ...(comment ? { comment } : {}) };
@@ -670,7 +699,7 @@ export class KnowledgeStore {
     const { incidentId, result } = args;
     const nowMs = this.clock.now();
     const now = new Date(nowMs).toISOString();
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const version = args.expectedVersion + 1;
       const planRow = { machine: args.machine, state: result.to, snapshot: j(result.snapshot), version, policy: j(args.policy), updated_at: now };
       if (args.expectedVersion === 0) {
@@ -786,7 +815,7 @@ export class KnowledgeStore {
     if (opts.members.length > 0 && !opts.members.includes(name)) throw new ApprovalError(`by: ${name} is not a committee member`, 'invalid');
     if (name === (opts.requester ?? 'mapek')) throw new ApprovalError(`by: ${name} asked for this action and cannot approve it`, 'invalid');
     const now = this.now();
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const row = await tx.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirst();
       if (!row) throw new ApprovalError(`no action ${actionId}`, 'missing');
       if (row.status !== 'awaiting_approval') throw new ApprovalError(`action ${actionId} is ${row.status}, not awaiting approval`, 'conflict');
@@ -820,7 +849,7 @@ export class KnowledgeStore {
   /** Marks an attempt started; null when the action is already finished or not runnable. */
   async startAttempt(id: string): Promise<ActionRecord | null> {
     const now = this.now();
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const res = await tx
         .updateTable('actions')
         .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
@@ -836,7 +865,7 @@ export class KnowledgeStore {
 
   /** Records a failed attempt that will be retried. */
   async recordAttemptError(id: string, error: string): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
+    await this.write(async (tx) => {
       await tx.updateTable('actions').set({ last_error: error, updated_at: this.now() }).where('id', '=', id).execute();
       await this.chain(tx, 'actions', id);
     });
@@ -845,7 +874,7 @@ export class KnowledgeStore {
   /** Finishes an action and hands its outcome to the plan as an event, atomically; false when already finished. */
   async finishAction(id: string, status: 'succeeded' | 'dead' | 'skipped', outcome: Record<string, unknown>, error?: string): Promise<{ incidentId: string } | null> {
     const now = this.now();
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const row = await tx.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row || !['planned', 'running'].includes(row.status)) return null;
       await tx.updateTable('actions').set({ status, outcome: j(outcome), last_error: error ?? row.last_error, updated_at: now }).where('id', '=', id).execute();
@@ -862,7 +891,7 @@ export class KnowledgeStore {
   /** Fires a timer once, turning it into a plan event; null when it already fired. */
   async fireTimer(id: string): Promise<{ incidentId: string } | null> {
     const now = this.now();
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const row = await tx.selectFrom('timers').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row || row.fired_at) return null;
       await tx.updateTable('timers').set({ fired_at: now }).where('id', '=', id).execute();
@@ -1078,7 +1107,7 @@ export class KnowledgeStore {
   /** Holds a planned action for one approval (autonomy `propose`, or the safety brake); false when it cannot be held. */
   async holdForApproval(id: string, reason: string): Promise<boolean> {
     const now = this.now();
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const res = await tx
         .updateTable('actions')
         .set({ status: 'awaiting_approval', quorum: 1, outcome: j({ held: reason }), updated_at: now })
@@ -1144,7 +1173,7 @@ export class KnowledgeStore {
   /** Engages or releases the brake (engaging an engaged brake changes nothing). */
   async setBrake(state: { engaged: boolean; by?: string; reason?: string }): Promise<BrakeState> {
     const now = this.now();
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const current = await this.readControl<BrakeState>(tx, 'brake', { engaged: false });
       if (state.engaged && current.engaged) return current;
       const value: BrakeState = state.engaged
@@ -1182,7 +1211,7 @@ export class KnowledgeStore {
     const value: PauseState = state.paused
       ? { paused: true, since: now, until: state.untilMs ? new Date(state.untilMs).toISOString() : undefined, by: state.by, reason: state.reason }
       : { paused: false, resumedAt: now, by: state.by };
-    await this.db.transaction().execute((tx) => this.writeControl(tx, 'pause', value, now));
+    await this.write((tx) => this.writeControl(tx, 'pause', value, now));
     return value;
   }
 
