@@ -102,8 +102,8 @@ async function engageBrake(deps: LoopDeps, reason: string): Promise<void> {
   deps.log.warn({ reason, since: state.since }, 'safety brake engaged: Charter calls wait for approval until a person releases it');
 }
 
-/** Observations analyzed side by side within one batch job (their commits share a transaction). */
-const ANALYZE_BATCH_CONCURRENCY = 4;
+/** Items of one batch job handled side by side (their commits share transactions). */
+const BATCH_LANES = 4;
 
 /**
  * An analyze job: one observation, or the observations committed together by one webhook batch.
@@ -113,21 +113,42 @@ const ANALYZE_BATCH_CONCURRENCY = 4;
 export async function analyzeJob(deps: LoopDeps, data: { observationId?: string; observationIds?: string[]; source?: string }): Promise<string> {
   const ids = data.observationIds ?? (data.observationId ? [data.observationId] : []);
   if (ids.length === 1) return analyzeObservation(deps, ids[0]!, data.source);
+  await inLanes(ids, BATCH_LANES, (id) => analyzeObservation(deps, id, data.source));
+  return `${ids.length} observations`;
+}
+
+/** A plan job: one incident, or the incidents woken together in one turn (each stepped once). */
+export async function planJob(deps: LoopDeps, data: { incidentId?: string; incidentIds?: string[] }): Promise<number> {
+  const ids = data.incidentIds ?? (data.incidentId ? [data.incidentId] : []);
+  let applied = 0;
+  await inLanes(ids, BATCH_LANES, async (id) => {
+    applied += await stepIncident(deps, id);
+  });
+  return applied;
+}
+
+/**
+ * Runs `fn` over `items`, `lanes` at a time (their commits share transactions); every item is
+ * tried, and the first failure is rethrown at the end so the job is retried (what succeeded is
+ * then skipped: each step is idempotent).
+ */
+async function inLanes<T>(items: T[], lanes: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
+  let failed = false;
   let failure: unknown;
   const lane = async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
+    while (next < items.length) {
+      const item = items[next++]!;
       try {
-        await analyzeObservation(deps, id, data.source);
+        await fn(item);
       } catch (err) {
-        failure ??= err;
+        if (!failed) failure = err;
+        failed = true;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(ANALYZE_BATCH_CONCURRENCY, ids.length) }, lane));
-  if (failure) throw failure;
-  return `${ids.length} observations`;
+  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
+  if (failed) throw failure;
 }
 
 /** Analyze: one observation → a finding → an incident joined or opened. */
@@ -153,7 +174,7 @@ export async function analyzeObservation(deps: LoopDeps, observationId: string, 
     if (kind && res.outcome !== 'duplicate finding') deps.metrics.findings.inc({ kind, severity });
     if (kind && sensor && deps.pack.brake.sensors.includes(sensor.name)) await engageBrake(deps, `sensor ${sensor.name} fired`);
     if (res.opened) deps.metrics.incidentsOpened.inc({ playbook: sensor?.playbook ?? 'none' });
-    if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `${res.outcome.startsWith('resolved') ? 'fr' : 'f'}_${res.findingId}`));
+    if (res.incidentId) await wake(deps, 'plan', () => deps.queues.planSoon(res.incidentId!, `${res.outcome.startsWith('resolved') ? 'fr' : 'f'}_${res.findingId}`));
     return res.outcome;
   }
   let alertname = '';
@@ -172,7 +193,7 @@ export async function analyzeObservation(deps: LoopDeps, observationId: string, 
   if (res.findingId && kind && res.outcome !== 'duplicate finding') deps.metrics.findings.inc({ kind, severity });
   if (alertname && res.outcome !== 'duplicate finding' && deps.pack.brake.alertnames.includes(alertname)) await engageBrake(deps, `alert ${alertname} fired`);
   if (res.opened) deps.metrics.incidentsOpened.inc({ playbook: playbookOf ?? 'unknown' });
-  if (res.incidentId) await wake(deps, 'plan', () => deps.queues.plan(res.incidentId!, `${res.outcome.startsWith('resolved') ? 'fr' : 'f'}_${res.findingId}`));
+  if (res.incidentId) await wake(deps, 'plan', () => deps.queues.planSoon(res.incidentId!, `${res.outcome.startsWith('resolved') ? 'fr' : 'f'}_${res.findingId}`));
   return res.outcome;
 }
 
@@ -222,7 +243,7 @@ export async function stepIncident(deps: LoopDeps, incidentId: string): Promise<
 /** Timers: a due deadline becomes a plan event, once. */
 export async function fireTimer(deps: LoopDeps, timerId: string): Promise<void> {
   const fired = await deps.store.fireTimer(timerId);
-  if (fired) await wake(deps, 'plan', () => deps.queues.plan(fired.incidentId, `t_${timerId}`));
+  if (fired) await wake(deps, 'plan', () => deps.queues.planSoon(fired.incidentId, `t_${timerId}`));
 }
 
 /**
@@ -234,22 +255,22 @@ export async function runAction(
   actionId: string,
   attempt: { made: number; max: number; postpone?: (ms: number) => Promise<never>; type?: string },
 ): Promise<string> {
-  if (attempt.postpone) {
-    const peekType = attempt.type ?? (await deps.store.getAction(actionId))?.type;
-    if (peekType && !READ_ONLY.has(peekType) && (await deps.store.pauseState()).paused) {
-      deps.metrics.paused.set(1);
-      // Paused: the action waits (not an attempt); it runs once the pause ends or expires.
-      return attempt.postpone(5000);
-    }
-    deps.metrics.paused.set(0);
+  // Paused (only when the job can wait): the action waits — not an attempt — and runs once the
+  // pause ends or expires. Reads go on.
+  const begun = await deps.store.beginAttempt(actionId, (type) => attempt.postpone !== undefined && !READ_ONLY.has(type));
+  if (!begun) return 'already finished';
+  if ('paused' in begun) {
+    deps.metrics.paused.set(1);
+    return attempt.postpone!(5000);
   }
-  const action = await deps.store.startAttempt(actionId);
-  if (!action) return 'already finished';
+  if (attempt.postpone) deps.metrics.paused.set(0);
+  const action = begun.started;
   const type = action.type as ActionType;
   const finish = async (status: 'succeeded' | 'dead' | 'skipped', outcome: Record<string, unknown>, error?: string) => {
     const done = await deps.store.finishAction(actionId, status, outcome, error);
     deps.metrics.actions.inc({ type, outcome: status });
-    if (done) await wake(deps, 'plan', () => deps.queues.plan(done.incidentId, `o_${actionId}`));
+    if (done?.firstEffectMs != null) deps.metrics.observationToAction.observe(done.firstEffectMs / 1000);
+    if (done) await wake(deps, 'plan', () => deps.queues.planSoon(done.incidentId, `o_${actionId}`));
   };
   if ((deps.pack.dryRun || deps.pack.autonomy === 'shadow') && !READ_ONLY.has(type)) {
     const mode = deps.pack.dryRun ? { dryRun: true } : { shadow: true };
@@ -258,7 +279,7 @@ export async function runAction(
   }
   // Never approved yet, and the autonomy ladder or the safety brake asks for a person first.
   if (!READ_ONLY.has(type) && action.approvals.length === 0 && action.quorum === null) {
-    const hold = deps.pack.autonomy === 'propose' ? 'autonomy is propose' : type.startsWith('charter.') && (await deps.store.brakeState()).engaged ? 'safety brake engaged' : null;
+    const hold = deps.pack.autonomy === 'propose' ? 'autonomy is propose' : type.startsWith('charter.') && begun.brake.engaged ? 'safety brake engaged' : null;
     if (hold && (await deps.store.holdForApproval(actionId, hold))) {
       deps.log.info({ action: actionId, type, hold }, 'action held for approval');
       return 'held';
@@ -287,10 +308,6 @@ export async function runAction(
     deps.metrics.actionDuration.observe({ type }, (performance.now() - started) / 1000);
     deps.metrics.actionAttempts.inc({ type, result: 'ok' });
     await finish('succeeded', outcome);
-    if (type.startsWith('charter.')) {
-      const since = await deps.store.firstEffectAge(action.incidentId, actionId);
-      if (since !== null) deps.metrics.observationToAction.observe(since / 1000);
-    }
     return 'succeeded';
   } catch (err) {
     deps.metrics.actionDuration.observe({ type }, (performance.now() - started) / 1000);

@@ -4,11 +4,11 @@ import { pino, type Logger } from 'pino';
 import { buildApp } from './api/app.ts';
 import { parseDuration, systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import { ACTION_FAMILIES, backoffDelay, LoopQueues, producerConnection, queueName, workerConnection, type Stage } from './execute/queues.ts';
+import { ACTION_FAMILIES, backoffDelay, Coalescer, LoopQueues, producerConnection, queueName, workerConnection, type Stage } from './execute/queues.ts';
 import { RetryableActionError } from './execute/actuators/types.ts';
 import { openKnowledge } from './knowledge/db.ts';
 import { KnowledgeStore } from './knowledge/store.ts';
-import { analyzeJob, ConfigurationFailure, fireTimer, reconcile, runAction, sensorTick, stepIncident, type LoopDeps } from './loop.ts';
+import { analyzeJob, ConfigurationFailure, fireTimer, planJob, reconcile, runAction, sensorTick, type LoopDeps } from './loop.ts';
 import { createQueryFn, type QueryFn } from './monitor/promql.ts';
 import { LoopMetrics } from './metrics.ts';
 
@@ -35,24 +35,6 @@ export interface StartOptions {
 }
 
 /** Starts mapek with the given roles; resolves once it listens and has reconciled. */
-/**
- * Collects the ids handed over in one turn of the event loop and passes them on together, once
- * (the webhook's analyze wake-ups: the requests committed in one batch make one job).
- */
-function coalesce(flush: (ids: string[]) => unknown): (ids: string[]) => void {
-  let pending: string[] = [];
-  return (ids) => {
-    if (pending.length === 0) {
-      setImmediate(() => {
-        const all = pending;
-        pending = [];
-        flush(all);
-      });
-    }
-    pending.push(...ids);
-  };
-}
-
 export async function startMapek(config: Config, opts: StartOptions = {}): Promise<RunningMapek> {
   const roles = new Set<Role>(opts.roles ?? ['api', 'loop', 'worker']);
   const clock = opts.clock ?? systemClock;
@@ -145,7 +127,7 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
       }
     });
     startWorker('analyze', 4, (job) => analyzeJob(deps, job.data));
-    startWorker('plan', 4, (job) => stepIncident(deps, job.data.incidentId));
+    startWorker('plan', 4, (job) => planJob(deps, job.data));
     startWorker('timers', 4, (job) => fireTimer(deps, job.data.timerId));
   }
   if (roles.has('worker')) {
@@ -211,6 +193,8 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
   let url: string | undefined;
   let port: number | undefined;
   if (roles.has('api')) {
+    // The observations of the webhooks answered in one turn (one commit batch) wake analyze with one job.
+    const analyzeWakes = new Coalescer<string>((ids) => queues.analyzeMany(ids, 'alertmanager'));
     const app = buildApp({
       config,
       store,
@@ -226,9 +210,9 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
         if (quorumReached) queues.action(action.id, action.type).catch(warn);
         queues.plan(action.incidentId, `a_${action.id}_${action.approvals.length}`).catch(warn);
       },
-      onObservations: coalesce((ids) =>
-        queues.analyzeMany(ids, 'alertmanager').catch((err: Error) => log.warn({ err: err.message, observations: ids.length }, 'enqueue failed; the reconciler will pick it up')),
-      ),
+      onObservations: (ids) => {
+        analyzeWakes.add(...ids).catch((err: Error) => log.warn({ err: err.message, observations: ids.length }, 'enqueue failed; the reconciler will pick it up'));
+      },
       checks: {
         knowledge: () => store.ping(),
         redis: async () => {

@@ -43,6 +43,37 @@ export function queueName(prefix: string, stage: Stage): string {
   return `${prefix}-${stage}`;
 }
 
+/**
+ * Gathers the items handed over in one turn of the event loop and passes them on together, once;
+ * every caller's promise settles with that one flush (so a wake-up still completes before the
+ * job that sent it does).
+ */
+export class Coalescer<T> {
+  private pending: T[] = [];
+  private waiters: Array<{ resolve(): void; reject(err: unknown): void }> = [];
+
+  constructor(private readonly flush: (items: T[]) => Promise<void>) {}
+
+  add(...items: T[]): Promise<void> {
+    if (this.pending.length === 0) setImmediate(() => void this.run());
+    this.pending.push(...items);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  private async run(): Promise<void> {
+    const items = this.pending;
+    const waiters = this.waiters;
+    this.pending = [];
+    this.waiters = [];
+    try {
+      await this.flush(items);
+      for (const w of waiters) w.resolve();
+    } catch (err) {
+      for (const w of waiters) w.reject(err);
+    }
+  }
+}
+
 /** Adds jobs with deterministic ids so duplicate wake-ups collapse (STYLE.md, habit 6). */
 export class LoopQueues {
   readonly queues: Record<Stage, Queue>;
@@ -82,7 +113,23 @@ export class LoopQueues {
 
   /** Wakes the plan of one incident; the same wake-up twice is one job. */
   async plan(incidentId: string, cause: string): Promise<void> {
-    await this.queues.plan.add('plan', { incidentId }, { ...LoopQueues.keep, jobId: `${incidentId}__${cause}`, attempts: 20, backoff: { type: 'fixed', delay: 200 } });
+    await this.queues.plan.add('plan', { incidentId }, { ...LoopQueues.plans, jobId: `${incidentId}__${cause}` });
+  }
+
+  private static readonly plans: JobsOptions = { ...LoopQueues.keep, attempts: 20, backoff: { type: 'fixed', delay: 200 } };
+
+  private readonly planWakes = new Coalescer<{ incidentId: string; cause: string }>(async (wakes) => {
+    if (wakes.length === 1) return this.plan(wakes[0]!.incidentId, wakes[0]!.cause);
+    const incidentIds = [...new Set(wakes.map((w) => w.incidentId))];
+    await this.queues.plan.add('plan', { incidentIds }, { ...LoopQueues.plans, jobId: `batch_${wakes[0]!.incidentId}__${wakes[0]!.cause}` });
+  });
+
+  /**
+   * Wakes the plan of one incident together with the other wake-ups sent in the same turn of the
+   * event loop (the workers' many concurrent jobs): one job for them all.
+   */
+  planSoon(incidentId: string, cause: string): Promise<void> {
+    return this.planWakes.add({ incidentId, cause });
   }
 
   /** Queues one action; its id is (incident, step, iteration), so a re-planned step is never queued twice. */

@@ -26,6 +26,10 @@ export interface GroupCommitOptions<DB> {
   maxBatch: number;
   /** Runs first in every batch transaction (PostgreSQL: the audit chain's lock). */
   onBegin?: (tx: Transaction<DB>) => Promise<void>;
+  /** The driver sends a query without parameters as one simple query, which may hold several statements (PostgreSQL). */
+  severalStatementsPerQuery?: boolean;
+  /** Told when a write was rolled back to its savepoint (state kept per transaction may be stale). */
+  onRollback?: (tx: Transaction<DB>) => void;
   /** Told the size of every committed batch (for metrics and benchmarks). */
   onCommit?: (writes: number) => void;
 }
@@ -63,6 +67,12 @@ export class GroupCommit<DB> {
     });
   }
 
+  /** Runs savepoint commands: in one round trip where the server takes several statements at once. */
+  private async exec(tx: Transaction<DB>, statements: string[]): Promise<void> {
+    if (this.options.severalStatementsPerQuery) await sql.raw(statements.join('; ')).execute(tx);
+    else for (const statement of statements) await sql.raw(statement).execute(tx);
+  }
+
   private async flush(): Promise<void> {
     if (this.running || this.pending.length === 0) return;
     this.running = true;
@@ -74,14 +84,13 @@ export class GroupCommit<DB> {
         const done: Outcome[] = [];
         for (const [i, item] of batch.entries()) {
           const name = `mapek_w${i}`;
-          await sql.raw(`savepoint ${name}`).execute(tx);
+          // The previous write's savepoint is released as this one's is set (the last one's by COMMIT).
+          await this.exec(tx, i > 0 && done[i - 1]!.ok ? [`release savepoint mapek_w${i - 1}`, `savepoint ${name}`] : [`savepoint ${name}`]);
           try {
-            const value = await item.fn(tx);
-            await sql.raw(`release savepoint ${name}`).execute(tx);
-            done.push({ ok: true, value });
+            done.push({ ok: true, value: await item.fn(tx) });
           } catch (error) {
-            await sql.raw(`rollback to savepoint ${name}`).execute(tx);
-            await sql.raw(`release savepoint ${name}`).execute(tx);
+            await this.exec(tx, [`rollback to savepoint ${name}`, `release savepoint ${name}`]);
+            this.options.onRollback?.(tx);
             done.push({ ok: false, error });
           }
         }

@@ -261,6 +261,8 @@ export class KnowledgeStore {
 
   /** Write transactions requested together share one COMMIT (see group-commit.ts). */
   private readonly writes: GroupCommit<Database>;
+  /** The ledger head as last written in a transaction (it holds the write lock, so no one else moves it). */
+  private readonly chainHeads = new WeakMap<object, { seq: number; hash: string }>();
   /** Batch transactions that already hold the audit chain's PostgreSQL lock. */
   private readonly chainLocked = new WeakSet<object>();
   /** Sizes of the committed write batches since start: writes and batches (for benchmarks and /metrics). */
@@ -273,9 +275,11 @@ export class KnowledgeStore {
     this.db = handle.db;
     this.writes = new GroupCommit(handle.db, {
       maxBatch: 256,
+      severalStatementsPerQuery: handle.kind === 'postgres',
       // PostgreSQL: one chain lock per batch, taken before any write's savepoint so that a write
       // rolled back to its savepoint cannot release it for the writes after it.
       onBegin: handle.kind === 'postgres' ? (tx) => this.lockChain(tx) : undefined,
+      onRollback: (tx) => this.chainHeads.delete(tx),
       onCommit: (n) => {
         this.batchStats.writes += n;
         this.batchStats.batches += 1;
@@ -302,17 +306,21 @@ export class KnowledgeStore {
    * Appends the current content of one row to the hash chain, in the writer's transaction. On
    * PostgreSQL an advisory lock orders concurrent writers, so the chain stays one line.
    */
-  private async chain(tx: Db, table: AuditedTable, key: string): Promise<void> {
+  private async chain(tx: Db, table: AuditedTable, key: string, stored?: object): Promise<Record<string, unknown> | undefined> {
     if (this.handle.kind === 'postgres' && !this.chainLocked.has(tx)) await sql`select pg_advisory_xact_lock(727274)`.execute(tx);
-    const row = await tx.selectFrom(table).selectAll().where(AUDITED[table] as never, '=', key as never).executeTakeFirst();
-    const rowHash = row ? rowDigest(row as Record<string, unknown>) : 'deleted';
-    const head = await tx.selectFrom('audit_ledger').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-    const seq = (head ? Number(head.seq) : 0) + 1;
-    const prev = head?.hash ?? GENESIS;
-    await tx
-      .insertInto('audit_ledger')
-      .values({ seq, tbl: table, row_key: key, row_hash: rowHash, prev_hash: prev, hash: linkDigest(prev, seq, table, key, rowHash), at: this.now() })
-      .execute();
+    // `stored`: the row as the write's RETURNING gave it, so it need not be read again.
+    const row = (stored ?? (await tx.selectFrom(table).selectAll().where(AUDITED[table] as never, '=', key as never).executeTakeFirst())) as Record<string, unknown> | undefined;
+    const rowHash = row ? rowDigest(row) : 'deleted';
+    let head = this.chainHeads.get(tx);
+    if (!head) {
+      const last = await tx.selectFrom('audit_ledger').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      head = last ? { seq: Number(last.seq), hash: last.hash } : { seq: 0, hash: GENESIS };
+    }
+    const seq = head.seq + 1;
+    const hash = linkDigest(head.hash, seq, table, key, rowHash);
+    await tx.insertInto('audit_ledger').values({ seq, tbl: table, row_key: key, row_hash: rowHash, prev_hash: head.hash, hash, at: this.now() }).execute();
+    this.chainHeads.set(tx, { seq, hash });
+    return row;
   }
 
   /**
@@ -416,10 +424,9 @@ export class KnowledgeStore {
     const row = { id, incident_id: incidentId, type: event.type, payload: j(event), created_at: now, applied_at: null };
     const values =
       this.handle.kind === 'sqlite' ? { ...row, seq: sql<number>`(select coalesce(max(seq), 0) + 1 from plan_events)` } : row;
-    const res = await tx.insertInto('plan_events').values(values).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
-    const inserted = Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
-    if (inserted) await this.chain(tx, 'plan_events', id);
-    return inserted;
+    const stored = await tx.insertInto('plan_events').values(values).onConflict((oc) => oc.column('id').doNothing()).returningAll().executeTakeFirst();
+    if (stored) await this.chain(tx, 'plan_events', id, stored);
+    return stored !== undefined;
   }
 
   /** Answers when the database does. */
@@ -433,7 +440,7 @@ export class KnowledgeStore {
     return this.write(async (tx) => {
       const inserted: string[] = [];
       for (const o of observations) {
-        const res = await tx
+        const stored = await tx
           .insertInto('observations')
           .values({
             id: o.id,
@@ -449,10 +456,11 @@ export class KnowledgeStore {
             outcome: null,
           })
           .onConflict((oc) => oc.doNothing())
+          .returningAll()
           .executeTakeFirst();
-        if (Number(res.numInsertedOrUpdatedRows ?? 0n) > 0) {
+        if (stored) {
           inserted.push(o.id);
-          await this.chain(tx, 'observations', o.id);
+          await this.chain(tx, 'observations', o.id, stored);
         }
       }
       return { inserted, duplicates: observations.length - inserted.length };
@@ -485,8 +493,8 @@ export class KnowledgeStore {
       if (row.processed_at) return { outcome: 'already processed' };
       const now = this.now();
       const finish = async (outcome: string) => {
-        await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).execute();
-        await this.chain(tx, 'observations', id);
+        const stored = await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+        await this.chain(tx, 'observations', id, stored);
       };
       const observation = toObservation(row);
       const resolvedId = resolves?.(observation) ?? null;
@@ -526,8 +534,8 @@ export class KnowledgeStore {
       if (row.processed_at) return { outcome: 'already processed' };
       const now = this.now();
       const finish = async (outcome: string) => {
-        await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).execute();
-        await this.chain(tx, 'observations', id);
+        const stored = await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+        await this.chain(tx, 'observations', id, stored);
       };
       const key = `${row.name}|${row.fingerprint}`;
       const prev = await tx.selectFrom('detector_states').select('state').where('key', '=', key).executeTakeFirst();
@@ -846,20 +854,41 @@ export class KnowledgeStore {
     return r ? toAction(r) : null;
   }
 
-  /** Marks an attempt started; null when the action is already finished or not runnable. */
+  /** Marks an attempt started, whatever the pause; null when the action is already finished or not runnable. */
   async startAttempt(id: string): Promise<ActionRecord | null> {
+    const begun = await this.beginAttempt(id, () => false);
+    return begun && 'started' in begun ? begun.started : null;
+  }
+
+  /**
+   * The execute stage's first write, with the reads it depends on in the same transaction: the
+   * pause and the brake. A paused action (when `pausable(type)`) is left as it is — waiting is
+   * not an attempt; otherwise the attempt is started. Null when the action is finished or not
+   * runnable.
+   */
+  async beginAttempt(
+    id: string,
+    pausable: (type: string) => boolean,
+  ): Promise<{ started: ActionRecord; brake: BrakeState } | { paused: PauseState; type: string } | null> {
     const now = this.now();
     return this.write(async (tx) => {
-      const res = await tx
+      const row = await tx.selectFrom('actions').select(['type', 'status']).where('id', '=', id).executeTakeFirst();
+      if (!row || !['planned', 'running'].includes(row.status)) return null;
+      const controls = await tx.selectFrom('controls').select(['key', 'value']).where('key', 'in', ['pause', 'brake']).execute();
+      const control = <T>(key: string, fallback: T): T => {
+        const c = controls.find((r) => r.key === key);
+        return c ? p<T>(c.value) : fallback;
+      };
+      const pause = this.inForce(control<PauseState>('pause', { paused: false }));
+      if (pause.paused && pausable(row.type)) return { paused: pause, type: row.type };
+      const started = await tx
         .updateTable('actions')
         .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
         .where('id', '=', id)
-        .where('status', 'in', ['planned', 'running'])
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) return null;
-      await this.chain(tx, 'actions', id);
-      const row = await tx.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      return toAction(row);
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await this.chain(tx, 'actions', id, started);
+      return { started: toAction(started), brake: control<BrakeState>('brake', { engaged: false }) };
     });
   }
 
@@ -871,20 +900,30 @@ export class KnowledgeStore {
     });
   }
 
-  /** Finishes an action and hands its outcome to the plan as an event, atomically; false when already finished. */
-  async finishAction(id: string, status: 'succeeded' | 'dead' | 'skipped', outcome: Record<string, unknown>, error?: string): Promise<{ incidentId: string } | null> {
+  /**
+   * Finishes an action and hands its outcome to the plan as an event, atomically; null when
+   * already finished. For a Charter action that succeeded first in its incident, also the
+   * milliseconds from the incident's opening to it (the loop's observation-to-action figure).
+   */
+  async finishAction(
+    id: string,
+    status: 'succeeded' | 'dead' | 'skipped',
+    outcome: Record<string, unknown>,
+    error?: string,
+  ): Promise<{ incidentId: string; firstEffectMs: number | null } | null> {
     const now = this.now();
     return this.write(async (tx) => {
       const row = await tx.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row || !['planned', 'running'].includes(row.status)) return null;
-      await tx.updateTable('actions').set({ status, outcome: j(outcome), last_error: error ?? row.last_error, updated_at: now }).where('id', '=', id).execute();
-      await this.chain(tx, 'actions', id);
+      const stored = await tx.updateTable('actions').set({ status, outcome: j(outcome), last_error: error ?? row.last_error, updated_at: now }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      await this.chain(tx, 'actions', id, stored);
       const event: PlanEvent =
         status === 'dead'
           ? { type: 'action.failed', step: row.step, actionId: id, error: error ?? 'failed' }
           : { type: 'action.succeeded', step: row.step, actionId: id, result: outcome };
       await this.insertEvent(tx, row.incident_id, stableId('evt', 'outcome', id), event, now);
-      return { incidentId: row.incident_id };
+      const firstEffectMs = status === 'succeeded' && row.type.startsWith('charter.') ? await this.firstEffectAge(tx, row.incident_id, id) : null;
+      return { incidentId: row.incident_id, firstEffectMs };
     });
   }
 
@@ -1090,17 +1129,12 @@ export class KnowledgeStore {
   }
 
   /** Milliseconds from the incident's opening to this action, when it is the incident's first effect at the Charter. */
-  async firstEffectAge(incidentId: string, actionId: string): Promise<number | null> {
-    const earlier = await this.db
-      .selectFrom('actions')
-      .select('id')
-      .where('incident_id', '=', incidentId)
-      .where('type', 'like', 'charter.%')
-      .where('status', '=', 'succeeded')
-      .where('id', '!=', actionId)
-      .executeTakeFirst();
-    if (earlier) return null;
-    const inc = await this.db.selectFrom('incidents').select('created_at').where('id', '=', incidentId).executeTakeFirst();
+  private async firstEffectAge(tx: Db, incidentId: string, actionId: string): Promise<number | null> {
+    // The incident's few actions by its index, filtered here: a planner without statistics could
+    // otherwise walk every succeeded action through the status index.
+    const actions = await tx.selectFrom('actions').select(['id', 'type', 'status']).where('incident_id', '=', incidentId).execute();
+    if (actions.some((a) => a.id !== actionId && a.status === 'succeeded' && a.type.startsWith('charter.'))) return null;
+    const inc = await tx.selectFrom('incidents').select('created_at').where('id', '=', incidentId).executeTakeFirst();
     return inc ? this.clock.now() - Date.parse(inc.created_at) : null;
   }
 
@@ -1200,7 +1234,10 @@ export class KnowledgeStore {
 
   /** The pause, if one is in force now (an expired pause is no pause). */
   async pauseState(): Promise<PauseState> {
-    const value = await this.readControl<PauseState>(this.db, 'pause', { paused: false });
+    return this.inForce(await this.readControl<PauseState>(this.db, 'pause', { paused: false }));
+  }
+
+  private inForce(value: PauseState): PauseState {
     if (value.paused && value.until && Date.parse(value.until) <= this.clock.now()) return { paused: false, expired: value.until };
     return value;
   }

@@ -170,7 +170,7 @@ describe.each(backends)('knowledge contract on $name', (backend) => {
     const { id } = actionIdentity(incidentId, step, 1);
     tick(10);
     const done = await store.finishAction(id, status, outcome, status === 'dead' ? 'HTTP 503' : undefined);
-    expect(done).toEqual({ incidentId });
+    expect(done).toMatchObject({ incidentId });
     return drain(incidentId);
   }
 
@@ -425,6 +425,42 @@ describe.each(backends)('knowledge contract on $name', (backend) => {
       expect(after!.plan!.history).toHaveLength(1);
     });
 
+    it('writes requested together commit together; one that conflicts is rolled back alone and the audit chain stays whole', async () => {
+      const node = uniqueNode();
+      const { res } = await ingest({ node, fingerprint: `fp-group-${seq}`, startsAt: '2030-06-01T08:30:00Z' });
+      const incidentId = res.incidentId!;
+      const openEventId = (await store.planWork(incidentId))!.events[0]!.id;
+      const [start] = await drain(incidentId);
+      const a = observationOf({ node: uniqueNode(), fingerprint: `fp-group-a-${seq}`, startsAt: '2030-06-01T08:31:00Z' });
+      const b = observationOf({ node: uniqueNode(), fingerprint: `fp-group-b-${seq}`, startsAt: '2030-06-01T08:32:00Z' });
+      const before = { ...store.batchStats };
+      // All requested in one turn: one transaction. The conflicting step writes (and chains) its
+      // snapshot before it finds the event already applied, so its rollback must not leave a gap.
+      const results = await Promise.allSettled([
+        store.recordObservations([a]),
+        store.commitPlanStep({
+          incidentId,
+          eventId: openEventId,
+          event: { type: 'incident.opened', labels: {}, findingId: 'f' },
+          expectedVersion: 1,
+          machine: 'critical-violation',
+          result: { ...start!, from: 'lookingUp', to: 'escalated', incidentState: 'escalated' },
+          policy: POLICY,
+          labels: {},
+        }),
+        store.recordObservations([b]),
+        store.acknowledge(incidentId, 'ops'),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(PlanConflictError);
+      expect({ writes: store.batchStats.writes - before.writes, batches: store.batchStats.batches - before.batches }).toEqual({ writes: 4, batches: 1 });
+      expect((await store.getIncident(incidentId))!.plan).toMatchObject({ version: 1, state: 'lookingUp' });
+      expect((await store.planWork(incidentId))!.events.map((e) => e.event.type)).toEqual(['incident.acknowledged']);
+      const kept = await store.db.selectFrom('observations').select('id').where('id', 'in', [a.id, b.id]).execute();
+      expect(kept).toHaveLength(2);
+      expect(await store.verifyAudit()).toMatchObject({ ok: true, problems: [] });
+    });
+
     it('actions get deterministic ids and idempotency keys; the same step twice is one row', async () => {
       const node = uniqueNode();
       const { res } = await ingest({ node, fingerprint: `fp-act-${seq}`, startsAt: '2030-06-01T09:00:00Z' });
@@ -500,7 +536,8 @@ describe.each(backends)('knowledge contract on $name', (backend) => {
       const { id } = actionIdentity(incidentId, 'lookup-severity', 1);
       expect(await store.startAttempt(id)).toMatchObject({ status: 'running', attempts: 1 });
       tick();
-      expect(await store.finishAction(id, 'succeeded', { severities: ['WARNING'] })).toEqual({ incidentId });
+      // A Prometheus read is no effect at the Charter: no observation-to-action figure.
+      expect(await store.finishAction(id, 'succeeded', { severities: ['WARNING'] })).toEqual({ incidentId, firstEffectMs: null });
       tick();
       expect(await store.finishAction(id, 'succeeded', { severities: ['BAN_1YEAR'] })).toBeNull();
       expect(await store.finishAction(id, 'dead', {}, 'late failure')).toBeNull();
@@ -509,6 +546,39 @@ describe.each(backends)('knowledge contract on $name', (backend) => {
       expect(await store.getAction(id)).toMatchObject({ status: 'succeeded', outcome: { severities: ['WARNING'] } });
       expect(await store.startAttempt(id)).toBeNull();
       expect(await store.finishAction('act_nope', 'succeeded', {})).toBeNull();
+    });
+
+    it('beginAttempt leaves a paused action waiting (no attempt), starts it otherwise, and reports the brake', async () => {
+      const node = uniqueNode();
+      const { res } = await ingest({ node, fingerprint: `fp-begin-${seq}`, startsAt: '2030-06-01T11:10:00Z' });
+      const incidentId = res.incidentId!;
+      await drain(incidentId);
+      const { id } = actionIdentity(incidentId, 'lookup-severity', 1);
+      try {
+        await store.setPause({ paused: true, by: 'ops' });
+        await store.setBrake({ engaged: true, by: 'test', reason: 'contract' });
+        expect(await store.beginAttempt(id, () => true)).toEqual({ paused: expect.objectContaining({ paused: true, by: 'ops' }), type: 'prometheus.severity' });
+        expect(await store.getAction(id)).toMatchObject({ status: 'planned', attempts: 0 });
+        // Not pausable (a read, or a job that cannot wait): the attempt starts, pause or not.
+        const begun = await store.beginAttempt(id, (type) => type !== 'prometheus.severity');
+        expect(begun).toMatchObject({ started: { id, status: 'running', attempts: 1 }, brake: { engaged: true, reason: 'contract' } });
+        // An expired pause is no pause.
+        await store.setPause({ paused: true, untilMs: t - 1 });
+        expect(await store.beginAttempt(id, () => true)).toMatchObject({ started: { attempts: 2 } });
+        tick();
+        expect(await store.finishAction(id, 'succeeded', { severities: ['WARNING'] })).toMatchObject({ incidentId });
+        expect(await store.beginAttempt(id, () => true)).toBeNull();
+        // The incident's first Charter call that succeeded carries its age since the incident opened.
+        await drain(incidentId);
+        const investigate = actionIdentity(incidentId, 'investigate', 1).id;
+        expect(await store.getAction(investigate)).toMatchObject({ type: 'charter.investigation' });
+        tick(250);
+        const first = await store.finishAction(investigate, 'succeeded', { investigationId: 'inv-1' });
+        expect(first!.firstEffectMs).toBeGreaterThanOrEqual(250);
+      } finally {
+        await store.setPause({ paused: false, by: 'ops' });
+        await store.setBrake({ engaged: false, by: 'test' });
+      }
     });
 
     it('a dead action becomes an action.failed event that escalates the plan', async () => {

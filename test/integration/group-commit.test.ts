@@ -1,0 +1,137 @@
+/**
+ * Group commit on real SQLite and PostgreSQL: writes requested in one turn share a transaction,
+ * a failing write is rolled back alone, and nothing resolves before its COMMIT.
+ */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Transaction } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openKnowledge, type KnowledgeDb } from '../../src/knowledge/db.ts';
+import { GroupCommit } from '../../src/knowledge/group-commit.ts';
+import type { Database } from '../../src/knowledge/schema.ts';
+
+const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function admin(query: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await c.connect();
+  try {
+    await c.query(query);
+  } finally {
+    await c.end();
+  }
+}
+
+const backends = [
+  (() => {
+    const file = join(tmpdir(), `gc-${randomBytes(6).toString('hex')}.db`);
+    return { name: 'sqlite', url: async () => `sqlite:${file}`, drop: async () => ['', '-wal', '-shm'].forEach((s) => rmSync(file + s, { force: true })) };
+  })(),
+  (() => {
+    const db = `mapek_gc_${randomBytes(6).toString('hex')}`;
+    return {
+      name: 'postgres',
+      url: async () => {
+        await admin(`CREATE DATABASE ${db}`);
+        return `postgres://postgres@127.0.0.1:5432/${db}`;
+      },
+      drop: () => admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`),
+    };
+  })(),
+];
+
+describe.each(backends)('group commit on $name', (backend) => {
+  let handle: KnowledgeDb;
+  let url: string;
+  let run = 0;
+
+  beforeAll(async () => {
+    url = await backend.url();
+    handle = await openKnowledge(url);
+  });
+  afterAll(async () => {
+    await handle?.close();
+    await backend.drop();
+  });
+
+  /** Writes one control row (a scratch key per test run). */
+  const put = (tx: Transaction<Database>, key: string) => tx.insertInto('controls').values({ key, value: '{}', updated_at: new Date().toISOString() }).execute();
+  const keys = async (prefix: string) =>
+    (await handle.db.selectFrom('controls').select('key').where('key', 'like', `${prefix}%`).orderBy('key').execute()).map((r) => r.key);
+
+  it('writes requested in one turn share one transaction; a failing one is rolled back alone', async () => {
+    const prefix = `r${++run}-`;
+    const batches: number[] = [];
+    const group = new GroupCommit<Database>(handle.db, { maxBatch: 100, onCommit: (n) => batches.push(n) });
+    const results = await Promise.allSettled(
+      [0, 1, 2, 3, 4].map((i) =>
+        group.run(async (tx) => {
+          await put(tx, `${prefix}${i}`);
+          if (i === 2) {
+            await put(tx, `${prefix}2-second`);
+            throw new Error('write 2 fails after two inserts');
+          }
+          return i;
+        }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason.message).toBe('write 2 fails after two inserts');
+    expect(results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<number>).value)).toEqual([0, 1, 3, 4]);
+    expect(batches).toEqual([5]);
+    expect(await keys(prefix)).toEqual([`${prefix}0`, `${prefix}1`, `${prefix}3`, `${prefix}4`]);
+  });
+
+  it('a batch that cannot begin rejects every write in it, and keeps none', async () => {
+    const prefix = `r${++run}-`;
+    let fail = true;
+    const group = new GroupCommit<Database>(handle.db, {
+      maxBatch: 100,
+      onBegin: async () => {
+        if (fail) throw new Error('database unavailable');
+      },
+    });
+    const results = await Promise.allSettled([0, 1, 2].map((i) => group.run((tx) => put(tx, `${prefix}${i}`))));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(await keys(prefix)).toEqual([]);
+    // The next batch is not affected.
+    fail = false;
+    await group.run((tx) => put(tx, `${prefix}later`));
+    expect(await keys(prefix)).toEqual([`${prefix}later`]);
+  });
+
+  it('past maxBatch the rest wait for the next transaction, in the order they were requested', async () => {
+    const prefix = `r${++run}-`;
+    const batches: number[] = [];
+    const group = new GroupCommit<Database>(handle.db, { maxBatch: 3, onCommit: (n) => batches.push(n) });
+    const order: number[] = [];
+    await Promise.all(
+      [0, 1, 2, 3, 4, 5, 6].map((i) =>
+        group.run(async (tx) => {
+          order.push(i);
+          await put(tx, `${prefix}${i}`);
+        }),
+      ),
+    );
+    expect(batches).toEqual([3, 3, 1]);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(await keys(prefix)).toHaveLength(7);
+  });
+
+  it('a write resolves only after the COMMIT: another connection sees it by then', async () => {
+    const prefix = `r${++run}-`;
+    const group = new GroupCommit<Database>(handle.db, { maxBatch: 100 });
+    // A second, independent connection (pool) on the same database.
+    const other = await openKnowledge(url);
+    try {
+      await Promise.all([0, 1].map((i) => group.run((tx) => put(tx, `${prefix}${i}`))));
+      const seen = await other.db.selectFrom('controls').select('key').where('key', 'like', `${prefix}%`).execute();
+      expect(seen).toHaveLength(2);
+    } finally {
+      await other.close();
+    }
+  });
+});
