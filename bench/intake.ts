@@ -132,6 +132,7 @@ async function dedupCount(running: RunningMapek): Promise<number> {
 async function webhookPhase(running: RunningMapek, client: TallyClient, phase: string, duplicateShare: number) {
   const alerts = new Alerts(phase, duplicateShare);
   const dedup0 = await dedupCount(running);
+  const batches0 = { ...running.store.batchStats };
   client.reset();
   const meter = phaseMeter();
   const res: ClosedLoopResult = await closedLoop({
@@ -145,6 +146,8 @@ async function webhookPhase(running: RunningMapek, client: TallyClient, phase: s
   });
   const use = meter();
   const dedup = (await dedupCount(running)) - dedup0;
+  const writes = running.store.batchStats.writes - batches0.writes;
+  const commits = running.store.batchStats.batches - batches0.batches;
   const stored = await running.store.db
     .selectFrom('observations')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -161,7 +164,7 @@ async function webhookPhase(running: RunningMapek, client: TallyClient, phase: s
     // Every request answered 202, every distinct alert stored once, every re-send recognised.
     ok: allAccepted && Number(stored.n) === alerts.distinct && dedup === alerts.resends,
   };
-  progress(`  ${phase}: ${res.perSecond} 202/s, p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms; kept ${JSON.stringify(kept)}`);
+  progress(`  ${phase}: ${res.perSecond} 202/s, p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms; ${commits} commits for ${kept.requestsSent} requests; kept ${JSON.stringify(kept)}`);
   return {
     acceptedPerSecond: res.perSecond,
     latencyMs: res.latencyMs,
@@ -170,6 +173,8 @@ async function webhookPhase(running: RunningMapek, client: TallyClient, phase: s
     duplicateShare,
     resources: use,
     cpuMsPer202: cpuMsPer(use, res.perSecond),
+    // Group commit: knowledge writes (a turn's webhooks are one write) and the COMMITs they shared.
+    groupCommit: { writes, commits, requestsPerCommit: commits ? round(kept.requestsSent / commits, 1) : null },
     kept,
   };
 }

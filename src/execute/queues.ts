@@ -1,6 +1,7 @@
 /** BullMQ queues between the stages: transport only; knowledge is the record (principle 2). */
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { Coalescer } from '../turn-batch.ts';
 
 /** Actions run in one queue per actuator family, each with its own concurrency and rate limit. */
 export const ACTION_FAMILIES = ['charter', 'prometheus', 'notify'] as const;
@@ -41,37 +42,6 @@ export function workerConnection(url: string): Redis {
 /** Queue name of a stage under a prefix (no `:`; BullMQ reserves it). */
 export function queueName(prefix: string, stage: Stage): string {
   return `${prefix}-${stage}`;
-}
-
-/**
- * Gathers the items handed over in one turn of the event loop and passes them on together, once;
- * every caller's promise settles with that one flush (so a wake-up still completes before the
- * job that sent it does).
- */
-export class Coalescer<T> {
-  private pending: T[] = [];
-  private waiters: Array<{ resolve(): void; reject(err: unknown): void }> = [];
-
-  constructor(private readonly flush: (items: T[]) => Promise<void>) {}
-
-  add(...items: T[]): Promise<void> {
-    if (this.pending.length === 0) setImmediate(() => void this.run());
-    this.pending.push(...items);
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
-  }
-
-  private async run(): Promise<void> {
-    const items = this.pending;
-    const waiters = this.waiters;
-    this.pending = [];
-    this.waiters = [];
-    try {
-      await this.flush(items);
-      for (const w of waiters) w.resolve();
-    } catch (err) {
-      for (const w of waiters) w.reject(err);
-    }
-  }
 }
 
 /** Adds jobs with deterministic ids so duplicate wake-ups collapse (STYLE.md, habit 6). */

@@ -6,7 +6,10 @@ import type { Clock } from '../clock.ts';
 import { newId, stableId } from '../ids.ts';
 import type { ActionRequest, IncidentState, PlanEvent, StepResult } from '../plan/types.ts';
 import type { KnowledgeDb } from './db.ts';
-import { GroupCommit } from './group-commit.ts';
+import { GroupCommit, type BulkWrite } from './group-commit.ts';
+
+/** Rows per multi-row INSERT (well under SQLite's and PostgreSQL's limits on bound parameters). */
+const INSERT_CHUNK = 500;
 import type { Database } from './schema.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -275,6 +278,7 @@ export class KnowledgeStore {
     this.db = handle.db;
     this.writes = new GroupCommit(handle.db, {
       maxBatch: 256,
+      extraTurns: 1,
       severalStatementsPerQuery: handle.kind === 'postgres',
       // PostgreSQL: one chain lock per batch, taken before any write's savepoint so that a write
       // rolled back to its savepoint cannot release it for the writes after it.
@@ -292,8 +296,9 @@ export class KnowledgeStore {
     return this.writes.run(fn);
   }
 
+  /** PostgreSQL: one advisory lock orders concurrent writers, so the chain stays one line (SQLite: BEGIN IMMEDIATE does). */
   private async lockChain(tx: Db): Promise<void> {
-    if (this.chainLocked.has(tx)) return;
+    if (this.handle.kind !== 'postgres' || this.chainLocked.has(tx)) return;
     await sql`select pg_advisory_xact_lock(727274)`.execute(tx);
     this.chainLocked.add(tx);
   }
@@ -307,20 +312,42 @@ export class KnowledgeStore {
    * PostgreSQL an advisory lock orders concurrent writers, so the chain stays one line.
    */
   private async chain(tx: Db, table: AuditedTable, key: string, stored?: object): Promise<Record<string, unknown> | undefined> {
-    if (this.handle.kind === 'postgres' && !this.chainLocked.has(tx)) await sql`select pg_advisory_xact_lock(727274)`.execute(tx);
     // `stored`: the row as the write's RETURNING gave it, so it need not be read again.
-    const row = (stored ?? (await tx.selectFrom(table).selectAll().where(AUDITED[table] as never, '=', key as never).executeTakeFirst())) as Record<string, unknown> | undefined;
-    const rowHash = row ? rowDigest(row) : 'deleted';
+    const row = (stored ?? (await this.lockedRead(tx, table, key))) as Record<string, unknown> | undefined;
+    await this.appendLinks(tx, table, [{ key, rowHash: row ? rowDigest(row) : 'deleted' }]);
+    return row;
+  }
+
+  /** Appends several stored rows of one table to the hash chain with one insert (each row as its write's RETURNING gave it). */
+  private async chainRows(tx: Db, table: AuditedTable, rows: object[]): Promise<void> {
+    const pk = AUDITED[table];
+    await this.appendLinks(tx, table, rows.map((row) => ({ key: String((row as Record<string, unknown>)[pk]), rowHash: rowDigest(row as Record<string, unknown>) })));
+  }
+
+  /** A row read under the chain's lock (PostgreSQL), so the content chained is the content committed. */
+  private async lockedRead(tx: Db, table: AuditedTable, key: string): Promise<object | undefined> {
+    await this.lockChain(tx);
+    return tx.selectFrom(table).selectAll().where(AUDITED[table] as never, '=', key as never).executeTakeFirst();
+  }
+
+  private async appendLinks(tx: Db, table: AuditedTable, entries: Array<{ key: string; rowHash: string }>): Promise<void> {
+    if (entries.length === 0) return;
+    await this.lockChain(tx);
     let head = this.chainHeads.get(tx);
     if (!head) {
       const last = await tx.selectFrom('audit_ledger').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
       head = last ? { seq: Number(last.seq), hash: last.hash } : { seq: 0, hash: GENESIS };
     }
-    const seq = head.seq + 1;
-    const hash = linkDigest(head.hash, seq, table, key, rowHash);
-    await tx.insertInto('audit_ledger').values({ seq, tbl: table, row_key: key, row_hash: rowHash, prev_hash: head.hash, hash, at: this.now() }).execute();
-    this.chainHeads.set(tx, { seq, hash });
-    return row;
+    const at = this.now();
+    const links = [];
+    for (const { key, rowHash } of entries) {
+      const seq: number = head.seq + 1;
+      const hash = linkDigest(head.hash, seq, table, key, rowHash);
+      links.push({ seq, tbl: table, row_key: key, row_hash: rowHash, prev_hash: head.hash, hash, at });
+      head = { seq, hash };
+    }
+    for (let i = 0; i < links.length; i += INSERT_CHUNK) await tx.insertInto('audit_ledger').values(links.slice(i, i + INSERT_CHUNK)).execute();
+    this.chainHeads.set(tx, head);
   }
 
   /**
@@ -434,38 +461,47 @@ export class KnowledgeStore {
     await sql`select 1`.execute(this.db);
   }
 
-  /** Commits observations in one transaction; repeats of a dedup key are counted, not stored twice. */
-  async recordObservations(observations: NewObservation[]): Promise<{ inserted: string[]; duplicates: number }> {
-    const now = this.now();
-    return this.write(async (tx) => {
-      const inserted: string[] = [];
-      for (const o of observations) {
-        const stored = await tx
-          .insertInto('observations')
-          .values({
-            id: o.id,
-            source: o.source,
-            dedup_key: o.dedupKey,
-            received_at: now,
-            name: o.name,
-            status: o.status,
-            fingerprint: o.fingerprint,
-            labels: j(o.labels),
-            payload: j(o.payload),
-            processed_at: null,
-            outcome: null,
-          })
-          .onConflict((oc) => oc.doNothing())
-          .returningAll()
-          .executeTakeFirst();
-        if (stored) {
-          inserted.push(o.id);
-          await this.chain(tx, 'observations', o.id, stored);
-        }
-      }
-      return { inserted, duplicates: observations.length - inserted.length };
-    });
+  /**
+   * Commits observations; repeats of a dedup key are counted, not stored twice. The calls that
+   * share a commit (the webhooks read together) are stored by one multi-row insert and chained
+   * by one more; each caller learns what of its own was new.
+   */
+  recordObservations(observations: NewObservation[]): Promise<{ inserted: string[]; duplicates: number }> {
+    return this.writes.runBulk(this.observationInserts, observations);
   }
+
+  private readonly observationInserts: BulkWrite<Database, NewObservation[], { inserted: string[]; duplicates: number }> = {
+    write: async (tx, lists) => {
+      const now = this.now();
+      const rows: Array<Database['observations']> = [];
+      const all = lists.flat();
+      for (let i = 0; i < all.length; i += INSERT_CHUNK) {
+        const chunk = all.slice(i, i + INSERT_CHUNK).map((o) => ({
+          id: o.id,
+          source: o.source,
+          dedup_key: o.dedupKey,
+          received_at: now,
+          name: o.name,
+          status: o.status,
+          fingerprint: o.fingerprint,
+          labels: j(o.labels),
+          payload: j(o.payload),
+          processed_at: null,
+          outcome: null,
+        }));
+        rows.push(...(await tx.insertInto('observations').values(chunk).onConflict((oc) => oc.doNothing()).returningAll().execute()));
+      }
+      // Chained in the order they were handed over (RETURNING promises no order).
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      await this.chainRows(tx, 'observations', all.flatMap((o) => (byId.has(o.id) ? [byId.get(o.id)!] : [])));
+      // The same alert twice in one batch (an HA pair): the first caller stored it, the second has a duplicate.
+      const stored = new Set(byId.keys());
+      return lists.map((list) => {
+        const inserted = list.filter((o) => stored.delete(o.id)).map((o) => o.id);
+        return { inserted, duplicates: list.length - inserted.length };
+      });
+    },
+  };
 
   /** The source and name of an observation, to pick its analyzer. */
   async observationSource(id: string): Promise<{ source: string; name: string } | null> {

@@ -10,7 +10,7 @@ import pg from 'pg';
 import type { Transaction } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKnowledge, type KnowledgeDb } from '../../src/knowledge/db.ts';
-import { GroupCommit } from '../../src/knowledge/group-commit.ts';
+import { GroupCommit, type BulkWrite } from '../../src/knowledge/group-commit.ts';
 import type { Database } from '../../src/knowledge/schema.ts';
 
 const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -83,6 +83,29 @@ describe.each(backends)('group commit on $name', (backend) => {
     expect(results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<number>).value)).toEqual([0, 1, 3, 4]);
     expect(batches).toEqual([5]);
     expect(await keys(prefix)).toEqual([`${prefix}0`, `${prefix}1`, `${prefix}3`, `${prefix}4`]);
+  });
+
+  it("a bulk write's calls in one batch are merged into one call, each answered; if it fails, all of them are rejected", async () => {
+    const prefix = `r${++run}-`;
+    const batches: number[] = [];
+    const group = new GroupCommit<Database>(handle.db, { maxBatch: 100, onCommit: (n) => batches.push(n) });
+    const calls: string[][] = [];
+    const insertMany: BulkWrite<Database, string[], number> = {
+      write: async (tx, lists) => {
+        calls.push(lists.flat());
+        if (lists.flat().includes('poison')) throw new Error('bulk write failed');
+        await tx.insertInto('controls').values(lists.flat().map((k) => ({ key: `${prefix}${k}`, value: '{}', updated_at: 'now' }))).execute();
+        return lists.map((l) => l.length);
+      },
+    };
+    const [a, plain, b] = await Promise.all([group.runBulk(insertMany, ['a1', 'a2']), group.run((tx) => put(tx, `${prefix}plain`)), group.runBulk(insertMany, ['b1'])]);
+    expect([a, b]).toEqual([2, 1]);
+    expect(plain).toBeDefined();
+    expect(calls).toEqual([['a1', 'a2', 'b1']]);
+    expect(batches).toEqual([2]); // two writes: the merged bulk write and the plain one
+    const results = await Promise.allSettled([group.runBulk(insertMany, ['c1']), group.run((tx) => put(tx, `${prefix}plain2`)), group.runBulk(insertMany, ['poison'])]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
+    expect(await keys(prefix)).toEqual([`${prefix}a1`, `${prefix}a2`, `${prefix}b1`, `${prefix}plain`, `${prefix}plain2`]);
   });
 
   it('a batch that cannot begin rejects every write in it, and keeps none', async () => {

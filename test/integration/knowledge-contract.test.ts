@@ -425,6 +425,17 @@ describe.each(backends)('knowledge contract on $name', (backend) => {
       expect(after!.plan!.history).toHaveLength(1);
     });
 
+    it('the same alert from two callers in one turn (an HA pair) is stored once: the first has it, the second a duplicate', async () => {
+      const a = observationOf({ node: uniqueNode(), fingerprint: `fp-ha-${seq}`, startsAt: '2030-06-01T08:40:00Z' });
+      const b = observationOf({ node: uniqueNode(), fingerprint: `fp-ha-b-${seq}`, startsAt: '2030-06-01T08:40:00Z' });
+      const [first, second, third] = await Promise.all([store.recordObservations([a]), store.recordObservations([a, b]), store.recordObservations([b, a])]);
+      expect(first).toEqual({ inserted: [a.id], duplicates: 0 });
+      expect(second).toEqual({ inserted: [b.id], duplicates: 1 });
+      expect(third).toEqual({ inserted: [], duplicates: 2 });
+      expect(await store.recordObservations([a, b])).toEqual({ inserted: [], duplicates: 2 });
+      expect(await store.verifyAudit()).toMatchObject({ ok: true });
+    });
+
     it('writes requested together commit together; one that conflicts is rolled back alone and the audit chain stays whole', async () => {
       const node = uniqueNode();
       const { res } = await ingest({ node, fingerprint: `fp-group-${seq}`, startsAt: '2030-06-01T08:30:00Z' });
@@ -453,7 +464,8 @@ describe.each(backends)('knowledge contract on $name', (backend) => {
       ]);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
       expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(PlanConflictError);
-      expect({ writes: store.batchStats.writes - before.writes, batches: store.batchStats.batches - before.batches }).toEqual({ writes: 4, batches: 1 });
+      // The two recordObservations calls of the turn are one write (one multi-row insert).
+      expect({ writes: store.batchStats.writes - before.writes, batches: store.batchStats.batches - before.batches }).toEqual({ writes: 3, batches: 1 });
       expect((await store.getIncident(incidentId))!.plan).toMatchObject({ version: 1, state: 'lookingUp' });
       expect((await store.planWork(incidentId))!.events.map((e) => e.event.type)).toEqual(['incident.acknowledged']);
       const kept = await store.db.selectFrom('observations').select('id').where('id', 'in', [a.id, b.id]).execute();
