@@ -38,7 +38,9 @@ const QUICK = process.env.BENCH_QUICK === '1';
 // then ~5 ms per call at 3,000 (measured). A fresh simulator per run, and N below that knee.
 const N = Number(process.env.BENCH_ACTIONS || (QUICK ? 300 : 1000));
 /** Alternating baseline / lifted pairs (the cores are shared and noisy). */
-const REPS = Number(process.env.BENCH_REPS || 2);
+const REPS = Number(process.env.BENCH_REPS || 3);
+/** A first, unmeasured pair of this size warms both paths up (the JIT; first connections). */
+const N_WARMUP = Number(process.env.BENCH_WARMUP ?? (QUICK ? 50 : 300));
 /** Actions in the run with the shipped rate limit (50/s: N_SHIPPED / 50 seconds at best). */
 const N_SHIPPED = Number(process.env.BENCH_ACTIONS_SHIPPED || (QUICK ? 100 : 500));
 /** Worker concurrency of the lifted Charter queue, and of the bare baseline. */
@@ -99,7 +101,7 @@ async function pooled(n: number, inFlight: number, fn: (i: number) => Promise<un
 }
 
 /** N bare BullMQ jobs, each one POST to the simulator; from the first add until the last job completed. */
-async function baselineBullmqHttp(label: string) {
+async function baselineBullmqHttp(label: string, n = N) {
   const sim = await startSimulator({ port: 0 });
   const name = `${PREFIX}-bare-${label}`;
   const producer = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
@@ -130,7 +132,7 @@ async function baselineBullmqHttp(label: string) {
   const done = new Promise<void>((r) => (allDone = r));
   worker.on('completed', () => {
     completed += 1;
-    if (completed === N) allDone();
+    if (completed === n) allDone();
   });
   worker.on('failed', () => {
     failed += 1;
@@ -142,7 +144,7 @@ async function baselineBullmqHttp(label: string) {
     await sleep(300);
     const meter = phaseMeter();
     const t0 = performance.now();
-    await pooled(N, ENQUEUE_IN_FLIGHT, async (i) => {
+    await pooled(n, ENQUEUE_IN_FLIGHT, async (i) => {
       const node = `bench-bare-${label}-${RUN}-${String(i).padStart(6, '0')}`;
       const key = `bare-${RUN}-${label}-${i}`;
       expected.set(node, key);
@@ -157,7 +159,7 @@ async function baselineBullmqHttp(label: string) {
     const once = effectsOnce(await investigations(sim), expected);
     const perSecond = round(completed / (ms / 1000), 1);
     progress(`  bare ${label}: ${completed} jobs in ${Math.round(ms)} ms = ${perSecond}/s (enqueued in ${Math.round(enqueuedMs)} ms), failed attempts ${failed}; effects ${JSON.stringify(once)}`);
-    return { jobs: N, completed, failedAttempts: failed, timedOut, seconds: round(ms / 1000, 2), enqueueSeconds: round(enqueuedMs / 1000, 2), jobsPerSecond: perSecond, resources: use, cpuMsPerJob: cpuMsPer(use, perSecond), effectsOnce: once };
+    return { jobs: n, completed, failedAttempts: failed, timedOut, seconds: round(ms / 1000, 2), enqueueSeconds: round(enqueuedMs / 1000, 2), jobsPerSecond: perSecond, resources: use, cpuMsPerJob: cpuMsPer(use, perSecond), effectsOnce: once };
   } finally {
     await worker.close().catch(() => {});
     await queue.obliterate({ force: true }).catch(() => {});
@@ -245,6 +247,7 @@ async function mapekRun(label: string, n: number, dir: string, limits: 'lifted' 
     const seeded = await seedActions(running, label, n);
     await sleep(300);
     const meter = phaseMeter();
+    const batches0 = { ...running.store.batchStats };
     const t0 = performance.now();
     await pooled(n, ENQUEUE_IN_FLIGHT, (i) => running.queues.action(seeded[i]!.id, 'charter.investigation'));
     const enqueuedMs = performance.now() - t0;
@@ -255,6 +258,9 @@ async function mapekRun(label: string, n: number, dir: string, limits: 'lifted' 
     }
     const ms = performance.now() - t0;
     const use = meter();
+    // Group commit: the writes of the run (two per action, and the bench's own polling reads none) and the COMMITs they shared.
+    const writes = running.store.batchStats.writes - batches0.writes;
+    const commits = running.store.batchStats.batches - batches0.batches;
     const rows = await running.store.db
       .selectFrom('actions')
       .select(['status', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.sum<number>('attempts').as('attempts')])
@@ -287,6 +293,7 @@ async function mapekRun(label: string, n: number, dir: string, limits: 'lifted' 
       charterQueue: { concurrency: q.concurrency, rateLimit: q.rateLimit },
       resources: use,
       cpuMsPerAction: cpuMsPer(use, perSecond),
+      groupCommit: { writes, commits, writesPerCommit: commits ? round(writes / commits, 1) : null },
       knowledge: { actionsByStatus: inKnowledge, lastErrors: errors.map((e) => ({ error: e.last_error, actions: Number(e.n) })), actionSucceededPlanEvents: Number(events.n), auditLinks: Number(ledger.n), durability: running.store.handle.durability },
       effectsOnce: once,
     };
@@ -304,6 +311,12 @@ async function main() {
     progress('baseline: SQLite commits (better-sqlite3, WAL, synchronous=FULL)');
     const sqliteCommits = await sqliteCommitFloor(dir, QUICK ? 500 : 2000);
     progress(`  ${sqliteCommits.commitsPerSecond} commits/s`);
+    const warmUp: Record<string, unknown> = {};
+    if (N_WARMUP > 0) {
+      progress(`warm-up (not measured): ${N_WARMUP} bare jobs, then ${N_WARMUP} mapek actions`);
+      warmUp.bare = (await baselineBullmqHttp('warm', N_WARMUP)).jobsPerSecond;
+      warmUp.mapek = (await mapekRun('warm', N_WARMUP, dir, 'lifted')).actionsPerSecond;
+    }
     const bare: Array<Awaited<ReturnType<typeof baselineBullmqHttp>>> = [];
     const liftedRuns: Array<Awaited<ReturnType<typeof mapekRun>>> = [];
     for (let r = 1; r <= REPS; r++) {
@@ -323,7 +336,8 @@ async function main() {
       benchmark: 'mapek execute (queue → Charter actuator → outcome recorded in knowledge)',
       goal: 'mapek.lifted.actionsPerSecond / baseline jobsPerSecond >= 0.7',
       baseline: {
-        bullmqHttp: { jobsPerSecondMean: round(bareMean, 1), runs: bare, order: `alternating with the lifted mapek runs (baseline first), ${REPS} pairs` },
+        bullmqHttp: { jobsPerSecondMean: round(bareMean, 1), runs: bare, order: `alternating with the lifted mapek runs (baseline first), ${REPS} pairs, after an unmeasured warm-up pair of ${N_WARMUP}` },
+        warmUpPerSecond: warmUp,
         sqliteCommits,
       },
       mapek: {
@@ -337,7 +351,7 @@ async function main() {
       },
       settings: {
         ...machine(load0),
-        durability: `${liftedRuns[0]?.knowledge.durability}; writers BEGIN IMMEDIATE; each action: startAttempt and finishAction transactions, both hash-chained`,
+        durability: `${liftedRuns[0]?.knowledge.durability}; writers BEGIN IMMEDIATE; each action: two writes (beginAttempt, finishAction), both hash-chained, group-committed with the other actions in flight`,
         roles: ['worker'],
         what: 'each action a charter.investigation of its own incident (rows written straight into knowledge, status planned), enqueued with queues.action like the plan stage does, all at once (64 adds in flight); the clock runs from the first add until every action is succeeded in knowledge (mapek_actions_total), or, for the baseline, until the worker completed every job',
         baselineJob: `BullMQ job (attempts 5, removeOnComplete) whose processor makes one fetch POST /api/investigations with an Idempotency-Key; worker concurrency ${CONCURRENCY}, no limiter`,

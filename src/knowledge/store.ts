@@ -8,6 +8,9 @@ import type { ActionRequest, IncidentState, PlanEvent, StepResult } from '../pla
 import type { KnowledgeDb } from './db.ts';
 import { GroupCommit, type BulkWrite } from './group-commit.ts';
 
+/** Action statuses a worker may still start or finish. */
+const RUNNABLE = ['planned', 'running'];
+
 /** Rows per multi-row INSERT (well under SQLite's and PostgreSQL's limits on bound parameters). */
 const INSERT_CHUNK = 500;
 import type { Database } from './schema.ts';
@@ -908,21 +911,25 @@ export class KnowledgeStore {
   ): Promise<{ started: ActionRecord; brake: BrakeState } | { paused: PauseState; type: string } | null> {
     const now = this.now();
     return this.write(async (tx) => {
-      const row = await tx.selectFrom('actions').select(['type', 'status']).where('id', '=', id).executeTakeFirst();
-      if (!row || !['planned', 'running'].includes(row.status)) return null;
       const controls = await tx.selectFrom('controls').select(['key', 'value']).where('key', 'in', ['pause', 'brake']).execute();
       const control = <T>(key: string, fallback: T): T => {
         const c = controls.find((r) => r.key === key);
         return c ? p<T>(c.value) : fallback;
       };
       const pause = this.inForce(control<PauseState>('pause', { paused: false }));
-      if (pause.paused && pausable(row.type)) return { paused: pause, type: row.type };
+      if (pause.paused) {
+        const row = await tx.selectFrom('actions').select(['type', 'status']).where('id', '=', id).executeTakeFirst();
+        if (!row || !RUNNABLE.includes(row.status)) return null;
+        if (pausable(row.type)) return { paused: pause, type: row.type };
+      }
       const started = await tx
         .updateTable('actions')
         .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
         .where('id', '=', id)
+        .where('status', 'in', RUNNABLE)
         .returningAll()
-        .executeTakeFirstOrThrow();
+        .executeTakeFirst();
+      if (!started) return null;
       await this.chain(tx, 'actions', id, started);
       return { started: toAction(started), brake: control<BrakeState>('brake', { engaged: false }) };
     });
@@ -949,10 +956,15 @@ export class KnowledgeStore {
   ): Promise<{ incidentId: string; firstEffectMs: number | null } | null> {
     const now = this.now();
     return this.write(async (tx) => {
-      const row = await tx.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!row || !['planned', 'running'].includes(row.status)) return null;
-      const stored = await tx.updateTable('actions').set({ status, outcome: j(outcome), last_error: error ?? row.last_error, updated_at: now }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
-      await this.chain(tx, 'actions', id, stored);
+      const row = await tx
+        .updateTable('actions')
+        .set((eb) => ({ status, outcome: j(outcome), last_error: error === undefined ? eb.ref('last_error') : error, updated_at: now }))
+        .where('id', '=', id)
+        .where('status', 'in', RUNNABLE)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) return null;
+      await this.chain(tx, 'actions', id, row);
       const event: PlanEvent =
         status === 'dead'
           ? { type: 'action.failed', step: row.step, actionId: id, error: error ?? 'failed' }
@@ -986,7 +998,7 @@ export class KnowledgeStore {
   }> {
     const observations = await this.unprocessedObservations(10_000);
     const incidents = await this.db.selectFrom('plan_events').select('incident_id').distinct().where('applied_at', 'is', null).execute();
-    const actions = await this.db.selectFrom('actions').select(['id', 'type']).where('status', 'in', ['planned', 'running']).execute();
+    const actions = await this.db.selectFrom('actions').select(['id', 'type']).where('status', 'in', RUNNABLE).execute();
     const timers = await this.db.selectFrom('timers').select(['id', 'due_at']).where('fired_at', 'is', null).execute();
     return {
       observations,
@@ -1182,7 +1194,7 @@ export class KnowledgeStore {
         .updateTable('actions')
         .set({ status: 'awaiting_approval', quorum: 1, outcome: j({ held: reason }), updated_at: now })
         .where('id', '=', id)
-        .where('status', 'in', ['planned', 'running'])
+        .where('status', 'in', RUNNABLE)
         .where('approvals', '=', '[]')
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) === 0) return false;
