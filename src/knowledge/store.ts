@@ -8,6 +8,11 @@ import type { ActionRequest, IncidentState, PlanEvent, StepResult } from '../pla
 import type { KnowledgeDb } from './db.ts';
 import { GroupCommit, type BulkWrite } from './group-commit.ts';
 
+/** What beginAttempt answers: the attempt started (with the brake), held by a pause, or nothing to run. */
+export type BeginResult = { started: ActionRecord; brake: BrakeState } | { paused: PauseState; type: string } | null;
+/** What finishAction answers: the incident to wake (and the first-effect age), or null when already finished. */
+export type FinishResult = { incidentId: string; firstEffectMs: number | null } | null;
+
 /** Action statuses a worker may still start or finish. */
 const RUNNABLE = ['planned', 'running'];
 
@@ -447,6 +452,25 @@ export class KnowledgeStore {
       return { upTo, pruned: Number(pruned.numDeletedRows) };
     });
     return { incidents: old.length, rowsDeleted, linksPruned: compacted.pruned, checkpoint: compacted.upTo };
+  }
+
+  /** Appends plan events once each (the id is the idempotency key), chained with one insert. */
+  private async insertEvents(tx: Db, events: Array<{ incidentId: string; id: string; event: PlanEvent }>, now: string): Promise<void> {
+    if (events.length === 0) return;
+    // SQLite numbers events max(seq) + 1, … under the write lock; PostgreSQL's bigserial does.
+    const base = this.handle.kind === 'sqlite' ? Number((await tx.selectFrom('plan_events').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst())?.seq ?? 0) : 0;
+    const rows = events.map((e, k) => ({
+      id: e.id,
+      incident_id: e.incidentId,
+      type: e.event.type,
+      payload: j(e.event),
+      created_at: now,
+      applied_at: null,
+      ...(this.handle.kind === 'sqlite' ? { seq: base + k + 1 } : {}),
+    }));
+    const stored = await tx.insertInto('plan_events').values(rows).onConflict((oc) => oc.column('id').doNothing()).returningAll().execute();
+    const byId = new Map(stored.map((r) => [r.id, r]));
+    await this.chainRows(tx, 'plan_events', rows.flatMap((r) => (byId.has(r.id) ? [byId.get(r.id)!] : [])));
   }
 
   /** Appends a plan event once (its id is the idempotency key); false when it was already there. */
@@ -903,37 +927,51 @@ export class KnowledgeStore {
    * The execute stage's first write, with the reads it depends on in the same transaction: the
    * pause and the brake. A paused action (when `pausable(type)`) is left as it is — waiting is
    * not an attempt; otherwise the attempt is started. Null when the action is finished or not
-   * runnable.
+   * runnable. The calls that share a commit (the workers' actions in flight) are one update.
    */
-  async beginAttempt(
-    id: string,
-    pausable: (type: string) => boolean,
-  ): Promise<{ started: ActionRecord; brake: BrakeState } | { paused: PauseState; type: string } | null> {
-    const now = this.now();
-    return this.write(async (tx) => {
+  beginAttempt(id: string, pausable: (type: string) => boolean): Promise<BeginResult> {
+    return this.writes.runBulk(this.attemptStarts, { id, pausable });
+  }
+
+  private readonly attemptStarts: BulkWrite<Database, { id: string; pausable: (type: string) => boolean }, BeginResult> = {
+    write: async (tx, calls) => {
+      const now = this.now();
       const controls = await tx.selectFrom('controls').select(['key', 'value']).where('key', 'in', ['pause', 'brake']).execute();
       const control = <T>(key: string, fallback: T): T => {
         const c = controls.find((r) => r.key === key);
         return c ? p<T>(c.value) : fallback;
       };
       const pause = this.inForce(control<PauseState>('pause', { paused: false }));
+      const brake = control<BrakeState>('brake', { engaged: false });
+      const held = new Map<string, BeginResult>();
       if (pause.paused) {
-        const row = await tx.selectFrom('actions').select(['type', 'status']).where('id', '=', id).executeTakeFirst();
-        if (!row || !RUNNABLE.includes(row.status)) return null;
-        if (pausable(row.type)) return { paused: pause, type: row.type };
+        const rows = await tx.selectFrom('actions').select(['id', 'type', 'status']).where('id', 'in', calls.map((c) => c.id)).execute();
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        for (const c of calls) {
+          const row = byId.get(c.id);
+          if (!row || !RUNNABLE.includes(row.status)) held.set(c.id, null);
+          else if (c.pausable(row.type)) held.set(c.id, { paused: pause, type: row.type });
+        }
       }
-      const started = await tx
-        .updateTable('actions')
-        .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
-        .where('id', '=', id)
-        .where('status', 'in', RUNNABLE)
-        .returningAll()
-        .executeTakeFirst();
-      if (!started) return null;
-      await this.chain(tx, 'actions', id, started);
-      return { started: toAction(started), brake: control<BrakeState>('brake', { engaged: false }) };
-    });
-  }
+      const toStart = [...new Set(calls.map((c) => c.id).filter((id) => !held.has(id)))];
+      const started = toStart.length
+        ? await tx
+            .updateTable('actions')
+            .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
+            .where('id', 'in', toStart)
+            .where('status', 'in', RUNNABLE)
+            .returningAll()
+            .execute()
+        : [];
+      const byId = new Map(started.map((r) => [r.id, r]));
+      await this.chainRows(tx, 'actions', toStart.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : [])));
+      return calls.map((c) => {
+        if (held.has(c.id)) return held.get(c.id)!;
+        const row = byId.get(c.id);
+        return row ? { started: toAction(row), brake } : null;
+      });
+    },
+  };
 
   /** Records a failed attempt that will be retried. */
   async recordAttemptError(id: string, error: string): Promise<void> {
@@ -947,33 +985,46 @@ export class KnowledgeStore {
    * Finishes an action and hands its outcome to the plan as an event, atomically; null when
    * already finished. For a Charter action that succeeded first in its incident, also the
    * milliseconds from the incident's opening to it (the loop's observation-to-action figure).
+   * The calls that share a commit are chained, evented and measured together.
    */
-  async finishAction(
-    id: string,
-    status: 'succeeded' | 'dead' | 'skipped',
-    outcome: Record<string, unknown>,
-    error?: string,
-  ): Promise<{ incidentId: string; firstEffectMs: number | null } | null> {
-    const now = this.now();
-    return this.write(async (tx) => {
-      const row = await tx
-        .updateTable('actions')
-        .set((eb) => ({ status, outcome: j(outcome), last_error: error === undefined ? eb.ref('last_error') : error, updated_at: now }))
-        .where('id', '=', id)
-        .where('status', 'in', RUNNABLE)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) return null;
-      await this.chain(tx, 'actions', id, row);
-      const event: PlanEvent =
-        status === 'dead'
-          ? { type: 'action.failed', step: row.step, actionId: id, error: error ?? 'failed' }
-          : { type: 'action.succeeded', step: row.step, actionId: id, result: outcome };
-      await this.insertEvent(tx, row.incident_id, stableId('evt', 'outcome', id), event, now);
-      const firstEffectMs = status === 'succeeded' && row.type.startsWith('charter.') ? await this.firstEffectAge(tx, row.incident_id, id) : null;
-      return { incidentId: row.incident_id, firstEffectMs };
-    });
+  finishAction(id: string, status: 'succeeded' | 'dead' | 'skipped', outcome: Record<string, unknown>, error?: string): Promise<FinishResult> {
+    return this.writes.runBulk(this.actionFinishes, { id, status, outcome, error });
   }
+
+  private readonly actionFinishes: BulkWrite<Database, { id: string; status: 'succeeded' | 'dead' | 'skipped'; outcome: Record<string, unknown>; error?: string }, FinishResult> = {
+    write: async (tx, calls) => {
+      const now = this.now();
+      // One by one, in order: the same action finished twice in a batch finishes once.
+      const finished: Array<{ call: (typeof calls)[number]; row: Database['actions'] }> = [];
+      for (const call of calls) {
+        const { id, status, outcome, error } = call;
+        const row = await tx
+          .updateTable('actions')
+          .set((eb) => ({ status, outcome: j(outcome), last_error: error === undefined ? eb.ref('last_error') : error, updated_at: now }))
+          .where('id', '=', id)
+          .where('status', 'in', RUNNABLE)
+          .returningAll()
+          .executeTakeFirst();
+        if (row) finished.push({ call, row });
+      }
+      await this.chainRows(tx, 'actions', finished.map((f) => f.row));
+      await this.insertEvents(
+        tx,
+        finished.map(({ call, row }) => ({
+          incidentId: row.incident_id,
+          id: stableId('evt', 'outcome', call.id),
+          event:
+            call.status === 'dead'
+              ? { type: 'action.failed', step: row.step, actionId: call.id, error: call.error ?? 'failed' }
+              : { type: 'action.succeeded', step: row.step, actionId: call.id, result: call.outcome },
+        })),
+        now,
+      );
+      const firstEffects = await this.firstEffectAges(tx, finished.filter((f) => f.call.status === 'succeeded' && f.row.type.startsWith('charter.')).map((f) => f.row));
+      const results = new Map(finished.map((f) => [f.call, { incidentId: f.row.incident_id, firstEffectMs: firstEffects.get(f.row.id) ?? null }]));
+      return calls.map((c) => results.get(c) ?? null);
+    },
+  };
 
   /** Fires a timer once, turning it into a plan event; null when it already fired. */
   async fireTimer(id: string): Promise<{ incidentId: string } | null> {
@@ -1176,14 +1227,28 @@ export class KnowledgeStore {
     };
   }
 
-  /** Milliseconds from the incident's opening to this action, when it is the incident's first effect at the Charter. */
-  private async firstEffectAge(tx: Db, incidentId: string, actionId: string): Promise<number | null> {
-    // The incident's few actions by its index, filtered here: a planner without statistics could
+  /**
+   * For Charter actions that just succeeded: milliseconds from their incident's opening, for
+   * each that is its incident's first effect at the Charter (the first in `succeeded`'s order
+   * when several of one incident succeeded together).
+   */
+  private async firstEffectAges(tx: Db, succeeded: Array<Database['actions']>): Promise<Map<string, number>> {
+    const ages = new Map<string, number>();
+    if (succeeded.length === 0) return ages;
+    const incidentIds = [...new Set(succeeded.map((a) => a.incident_id))];
+    // The incidents' few actions by their index, filtered here: a planner without statistics could
     // otherwise walk every succeeded action through the status index.
-    const actions = await tx.selectFrom('actions').select(['id', 'type', 'status']).where('incident_id', '=', incidentId).execute();
-    if (actions.some((a) => a.id !== actionId && a.status === 'succeeded' && a.type.startsWith('charter.'))) return null;
-    const inc = await tx.selectFrom('incidents').select('created_at').where('id', '=', incidentId).executeTakeFirst();
-    return inc ? this.clock.now() - Date.parse(inc.created_at) : null;
+    const actions = await tx.selectFrom('actions').select(['id', 'incident_id', 'type', 'status']).where('incident_id', 'in', incidentIds).execute();
+    const incidents = await tx.selectFrom('incidents').select(['id', 'created_at']).where('id', 'in', incidentIds).execute();
+    const opened = new Map(incidents.map((i) => [i.id, Date.parse(i.created_at)]));
+    const now = this.clock.now();
+    const justNow = new Set(succeeded.map((a) => a.id));
+    for (const incidentId of incidentIds) {
+      const earlier = actions.some((a) => a.incident_id === incidentId && !justNow.has(a.id) && a.status === 'succeeded' && a.type.startsWith('charter.'));
+      const first = succeeded.find((a) => a.incident_id === incidentId)!;
+      if (!earlier && opened.has(incidentId)) ages.set(first.id, now - opened.get(incidentId)!);
+    }
+    return ages;
   }
 
   /** Holds a planned action for one approval (autonomy `propose`, or the safety brake); false when it cannot be held. */
