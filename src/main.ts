@@ -52,6 +52,10 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
   const queues = new LoopQueues(config.queuePrefix, producer, exec.attempts);
   cleanups.push(() => queues.close());
   const metrics = new LoopMetrics({ counts: () => store.gaugeCounts(), queueDepths: () => queues.depths() });
+  store.onCommit = (writes) => {
+    metrics.knowledgeWrites.inc(writes);
+    metrics.knowledgeCommits.inc();
+  };
   // The gauges of switches kept in knowledge start from what knowledge says.
   metrics.paused.set((await store.pauseState()).paused ? 1 : 0);
   metrics.brakeEngaged.set((await store.brakeState()).engaged ? 1 : 0);

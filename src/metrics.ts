@@ -24,6 +24,8 @@ export class LoopMetrics {
   readonly planSteps = new Counter({ name: 'mapek_plan_steps_total', help: 'Plan steps committed, by machine and resulting state', labelNames: ['machine', 'state'], registers: [this.registry] });
   readonly sensorQueryDuration = new Histogram({ name: 'mapek_sensor_query_duration_seconds', help: 'PromQL query duration', labelNames: ['sensor'], registers: [this.registry] });
   readonly sensorErrors = new Counter({ name: 'mapek_sensor_errors_total', help: 'PromQL query errors by sensor and reason', labelNames: ['sensor', 'reason'], registers: [this.registry] });
+  readonly knowledgeWrites = new Counter({ name: 'mapek_knowledge_writes_total', help: 'Write transactions committed to knowledge (group commit: many share one COMMIT)', registers: [this.registry] });
+  readonly knowledgeCommits = new Counter({ name: 'mapek_knowledge_commits_total', help: 'COMMITs of knowledge write batches; writes / commits is the group-commit factor', registers: [this.registry] });
   readonly paused = new Gauge({ name: 'mapek_paused', help: '1 while the loop is paused', registers: [this.registry] });
   readonly brakeEngaged = new Gauge({ name: 'mapek_brake_engaged', help: '1 while the safety brake is engaged', registers: [this.registry] });
   readonly budgetRemaining = new Gauge({ name: 'mapek_budget_remaining', help: 'Remaining action budget by action type', labelNames: ['action_type'], registers: [this.registry] });

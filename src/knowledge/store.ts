@@ -276,6 +276,8 @@ export class KnowledgeStore {
   private readonly chainHeads = new WeakMap<object, { seq: number; hash: string }>();
   /** Batch transactions that already hold the audit chain's PostgreSQL lock. */
   private readonly chainLocked = new WeakSet<object>();
+  /** Told of every committed write batch (its writes), for /metrics. */
+  onCommit?: (writes: number) => void;
   /** Sizes of the committed write batches since start: writes and batches (for benchmarks and /metrics). */
   readonly batchStats = { writes: 0, batches: 0 };
 
@@ -295,6 +297,7 @@ export class KnowledgeStore {
       onCommit: (n) => {
         this.batchStats.writes += n;
         this.batchStats.batches += 1;
+        this.onCommit?.(n);
       },
     });
   }

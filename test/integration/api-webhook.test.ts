@@ -146,8 +146,15 @@ describe('POST /webhooks/alertmanager', () => {
 
 describe('idempotent and hostile-proof intake', () => {
   it('200 copies of one alert make one observation and one incident', async () => {
+    const counter = async (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${mapek.url}/metrics`)).text())?.[1] ?? NaN);
+    const commits0 = await counter('mapek_knowledge_commits_total');
     const copies = await Promise.all(Array.from({ length: 200 }, () => post(payload([alert('node-copies', 'fp-copies')]))));
     expect(copies.every((c) => c.status === 202)).toBe(true);
+    // Group commit: the copies read together share COMMITs (each 202 came after its commit).
+    const commits = (await counter('mapek_knowledge_commits_total')) - commits0;
+    expect(commits).toBeGreaterThan(0);
+    expect(commits).toBeLessThan(200);
+    expect(await counter('mapek_knowledge_writes_total')).toBeGreaterThanOrEqual(await counter('mapek_knowledge_commits_total'));
     expect(copies.reduce((n, c) => n + Number(c.body?.accepted), 0)).toBe(1);
     expect(copies.reduce((n, c) => n + Number(c.body?.duplicates), 0)).toBe(199);
     await until('the incident', async () => ((await incidentsFor('node-copies')).length ? true : undefined));
