@@ -48,7 +48,7 @@ const DECISION_MS = QUICK ? 1000 : 5000;
 const INSERT_MS = QUICK ? 700 : 3000;
 const FINISH_MS = QUICK ? 700 : 3000;
 /** Fresh incidents made ready per decision run (two decisions each); a run stops at DECISION_MS or when they run out. */
-const FRESH_PER_RUN = QUICK ? 600 : 3000;
+const FRESH_PER_RUN = QUICK ? 600 : 6000;
 const IN_FLIGHT = [1, 4];
 
 const pack = loadPack(undefined, false, { sensors: [] });
