@@ -190,13 +190,13 @@ async function getIncidentBreakdown(store: KnowledgeStore, calls: number) {
   return Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, latencySummary(v)]));
 }
 
-/** The budget check runAction makes before every Charter call (store.effectsSince over the last hour), on the loaded store. */
+/** The budget check runAction makes as a Charter call starts (store.budgetSpent over the last hour), on the loaded store. */
 async function budgetCheck(store: KnowledgeStore, calls: number) {
   const lat: number[] = [];
   let spent = 0;
   for (let n = 0; n < calls; n++) {
     const s = performance.now();
-    spent = await store.effectsSince('charter.investigation', new Date(Date.now() - 3_600_000).toISOString());
+    spent = await store.budgetSpent({ name: 'charter.investigation', actionType: 'charter.investigation', perSubject: false, max: 60, since: new Date(Date.now() - 3_600_000).toISOString() });
     lat.push(performance.now() - s);
   }
   const succeeded = await store.db.selectFrom('actions').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'succeeded').executeTakeFirstOrThrow();

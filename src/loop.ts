@@ -256,22 +256,44 @@ export async function runAction(
   attempt: { made: number; max: number; postpone?: (ms: number) => Promise<never>; type?: string },
 ): Promise<string> {
   // Paused (only when the job can wait): the action waits — not an attempt — and runs once the
-  // pause ends or expires. Reads go on.
-  const begun = await deps.store.beginAttempt(actionId, (type) => attempt.postpone !== undefined && !READ_ONLY.has(type));
+  // pause ends or expires. Reads go on. A budget is checked as the attempt starts, in the same
+  // write, so concurrent workers cannot together spend more than it allows.
+  const begun = await deps.store.beginAttempt(
+    actionId,
+    (type) => attempt.postpone !== undefined && !READ_ONLY.has(type),
+    (type) =>
+      // Dry run and shadow: nothing happens, nothing is spent.
+      (deps.pack.dryRun || deps.pack.autonomy === 'shadow' ? [] : budgetsFor(deps.pack.budgets, type, READ_ONLY.has(type))).map((b) => ({
+        name: budgetName(b),
+        actionType: b.actionType ?? null,
+        perSubject: b.perSubject ?? false,
+        max: b.max,
+        since: new Date(deps.clock.now() - parseDuration(b.per)).toISOString(),
+      })),
+  );
   if (!begun) return 'already finished';
   if ('paused' in begun) {
     deps.metrics.paused.set(1);
     return attempt.postpone!(5000);
   }
   if (attempt.postpone) deps.metrics.paused.set(0);
-  const action = begun.started;
-  const type = action.type as ActionType;
+  const type = ('started' in begun ? begun.started.type : begun.type) as ActionType;
   const finish = async (status: 'succeeded' | 'dead' | 'skipped', outcome: Record<string, unknown>, error?: string) => {
     const done = await deps.store.finishAction(actionId, status, outcome, error);
     deps.metrics.actions.inc({ type, outcome: status });
     if (done?.firstEffectMs != null) deps.metrics.observationToAction.observe(done.firstEffectMs / 1000);
     if (done) await wake(deps, 'plan', () => deps.queues.planSoon(done.incidentId, `o_${actionId}`));
   };
+  const spends = 'started' in begun ? begun.budgets : [begun.budgetSpent];
+  for (const b of spends) if (!b.perSubject) deps.metrics.budgetRemaining.set({ action_type: b.name }, Math.max(0, b.max - b.spent - ('started' in begun ? 1 : 0)));
+  if ('budgetSpent' in begun) {
+    // Spent: the plan escalates instead of acting.
+    const b = begun.budgetSpent;
+    const per = deps.pack.budgets.find((x) => budgetName(x) === b.name)?.per;
+    await finish('dead', { budgetSpent: { budget: b.name, actionType: type, max: b.max, per, spent: b.spent } }, `budget ${b.name} spent (${b.spent} of ${b.max} per ${per})`);
+    return 'budget spent';
+  }
+  const action = begun.started;
   if ((deps.pack.dryRun || deps.pack.autonomy === 'shadow') && !READ_ONLY.has(type)) {
     const mode = deps.pack.dryRun ? { dryRun: true } : { shadow: true };
     await finish('skipped', { ...mode, wouldCall: type, params: redact(action.params) as Record<string, unknown> });
@@ -283,18 +305,6 @@ export async function runAction(
     if (hold && (await deps.store.holdForApproval(actionId, hold))) {
       deps.log.info({ action: actionId, type, hold }, 'action held for approval');
       return 'held';
-    }
-  }
-  for (const budget of budgetsFor(deps.pack.budgets, type, READ_ONLY.has(type))) {
-    const since = new Date(deps.clock.now() - parseDuration(budget.per)).toISOString();
-    const subject = budget.perSubject ? await deps.store.incidentSubject(action.incidentId) : undefined;
-    const spent = await deps.store.effectsSince(budget.actionType ?? null, since, subject ?? undefined);
-    const name = budgetName(budget);
-    if (!budget.perSubject) deps.metrics.budgetRemaining.set({ action_type: name }, Math.max(0, budget.max - spent));
-    if (spent >= budget.max) {
-      // Spent: the plan escalates instead of acting.
-      await finish('dead', { budgetSpent: { budget: name, actionType: type, max: budget.max, per: budget.per, spent } }, `budget ${name} spent (${spent} of ${budget.max} per ${budget.per})`);
-      return 'budget spent';
     }
   }
   const actuator = actuators[type];

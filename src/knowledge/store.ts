@@ -9,7 +9,29 @@ import type { KnowledgeDb } from './db.ts';
 import { GroupCommit, type BulkWrite } from './group-commit.ts';
 
 /** What beginAttempt answers: the attempt started (with the brake), held by a pause, or nothing to run. */
-export type BeginResult = { started: ActionRecord; brake: BrakeState } | { paused: PauseState; type: string } | null;
+export type BeginResult =
+  | { started: ActionRecord; brake: BrakeState; budgets: BudgetSpend[] }
+  | { paused: PauseState; type: string }
+  | { budgetSpent: BudgetSpend; type: string }
+  | null;
+
+/** A budget an attempt must fit in: at most `max` per window starting at `since`. */
+export interface BudgetCheck {
+  name: string;
+  /** The action type counted; null: every Charter call. */
+  actionType: string | null;
+  perSubject: boolean;
+  max: number;
+  since: string;
+}
+
+/** What a budget had spent when an attempt was checked against it (the attempt not included). */
+export interface BudgetSpend {
+  name: string;
+  perSubject: boolean;
+  max: number;
+  spent: number;
+}
 /** What finishAction answers: the incident to wake (and the first-effect age), or null when already finished. */
 export type FinishResult = { incidentId: string; firstEffectMs: number | null } | null;
 
@@ -932,11 +954,11 @@ export class KnowledgeStore {
    * not an attempt; otherwise the attempt is started. Null when the action is finished or not
    * runnable. The calls that share a commit (the workers' actions in flight) are one update.
    */
-  beginAttempt(id: string, pausable: (type: string) => boolean): Promise<BeginResult> {
-    return this.writes.runBulk(this.attemptStarts, { id, pausable });
+  beginAttempt(id: string, pausable: (type: string) => boolean, budgets: (type: string) => BudgetCheck[] = () => []): Promise<BeginResult> {
+    return this.writes.runBulk(this.attemptStarts, { id, pausable, budgets });
   }
 
-  private readonly attemptStarts: BulkWrite<Database, { id: string; pausable: (type: string) => boolean }, BeginResult> = {
+  private readonly attemptStarts: BulkWrite<Database, { id: string; pausable: (type: string) => boolean; budgets: (type: string) => BudgetCheck[] }, BeginResult> = {
     write: async (tx, calls) => {
       const now = this.now();
       const controls = await tx.selectFrom('controls').select(['key', 'value']).where('key', 'in', ['pause', 'brake']).execute();
@@ -956,6 +978,37 @@ export class KnowledgeStore {
           else if (c.pausable(row.type)) held.set(c.id, { paused: pause, type: row.type });
         }
       }
+      // Budgets, one attempt after the other: an attempt that fits is started at once, so the next
+      // one counts it (in flight), and concurrent workers cannot together overshoot a budget.
+      for (const c of calls) {
+        if (held.has(c.id)) continue;
+        const row = await tx.selectFrom('actions').select(['type', 'status', 'incident_id']).where('id', '=', c.id).executeTakeFirst();
+        const checks = row ? c.budgets(row.type) : [];
+        if (!row || checks.length === 0) continue;
+        const spends: BudgetSpend[] = [];
+        for (const b of checks) {
+          const spend = { name: b.name, perSubject: b.perSubject, max: b.max, spent: await this.budgetSpent(b, c.id, row.incident_id, tx) };
+          spends.push(spend);
+          if (spend.spent >= b.max) {
+            held.set(c.id, { budgetSpent: spend, type: row.type });
+            break;
+          }
+        }
+        if (held.has(c.id)) continue;
+        const started = await tx
+          .updateTable('actions')
+          .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
+          .where('id', '=', c.id)
+          .where('status', 'in', RUNNABLE)
+          .returningAll()
+          .executeTakeFirst();
+        if (!started) {
+          held.set(c.id, null);
+          continue;
+        }
+        await this.chain(tx, 'actions', c.id, started);
+        held.set(c.id, { started: toAction(started), brake, budgets: spends });
+      }
       const toStart = [...new Set(calls.map((c) => c.id).filter((id) => !held.has(id)))];
       const started = toStart.length
         ? await tx
@@ -971,7 +1024,7 @@ export class KnowledgeStore {
       return calls.map((c) => {
         if (held.has(c.id)) return held.get(c.id)!;
         const row = byId.get(c.id);
-        return row ? { started: toAction(row), brake } : null;
+        return row ? { started: toAction(row), brake, budgets: [] } : null;
       });
     },
   };
@@ -1275,20 +1328,28 @@ export class KnowledgeStore {
    * How many actions succeeded since a time (what a budget has spent): of one type, or of every
    * Charter call when `type` is null; overall, or on the incidents of one subject.
    */
-  async effectsSince(type: string | null, since: string, subject?: { playbook: string; subjectKey: string }): Promise<number> {
-    let q = this.db
+  /**
+   * What a budget has spent for an attempt of action `actionId` (of incident `incidentId`): the
+   * actions it counts that succeeded since the window began, and those in flight (running), the
+   * attempt itself not included.
+   */
+  async budgetSpent(b: BudgetCheck, actionId = '', incidentId = '', tx: Db = this.db): Promise<number> {
+    let q = tx
       .selectFrom('actions')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('actions.status', '=', 'succeeded')
-      .where('actions.updated_at', '>=', since);
-    q = type === null ? q.where('actions.type', 'like', 'charter.%') : q.where('actions.type', '=', type);
-    if (subject) {
+      .where('actions.id', '!=', actionId)
+      .where((eb) => eb.or([eb.and([eb('actions.status', '=', 'succeeded'), eb('actions.updated_at', '>=', b.since)]), eb('actions.status', '=', 'running')]));
+    q = b.actionType === null ? q.where('actions.type', 'like', 'charter.%') : q.where('actions.type', '=', b.actionType);
+    if (b.perSubject) {
       q = q.where('actions.incident_id', 'in', (eb) =>
-        eb.selectFrom('incidents').select('incidents.id').where('incidents.playbook', '=', subject.playbook).where('incidents.subject_key', '=', subject.subjectKey),
+        eb
+          .selectFrom('incidents as same')
+          .innerJoin('incidents as mine', (j) => j.onRef('mine.playbook', '=', 'same.playbook').onRef('mine.subject_key', '=', 'same.subject_key'))
+          .select('same.id')
+          .where('mine.id', '=', incidentId),
       );
     }
-    const r = await q.executeTakeFirst();
-    return Number(r?.n ?? 0);
+    return Number((await q.executeTakeFirst())?.n ?? 0);
   }
 
   /** How many other incidents of this playbook and subject were opened since a time (the flap guard's count). */
@@ -1304,11 +1365,7 @@ export class KnowledgeStore {
     return Number(r?.n ?? 0);
   }
 
-  /** The playbook and subject key of an incident. */
-  async incidentSubject(id: string): Promise<{ playbook: string; subjectKey: string } | null> {
-    const r = await this.db.selectFrom('incidents').select(['playbook', 'subject_key']).where('id', '=', id).executeTakeFirst();
-    return r ? { playbook: r.playbook, subjectKey: r.subject_key } : null;
-  }
+
 
   /** The subject key of an incident. */
   async incidentSubjectKey(id: string): Promise<string | null> {

@@ -149,6 +149,30 @@ describe('governance', () => {
     expect(await (await fetch(`${m.url}/metrics`)).text()).toMatch(/^mapek_budget_remaining\{action_type="charter.quarantine"\} 0$/m);
   });
 
+  it('a budget holds when workers act at once: five nodes, a budget of two, two investigations at the Charter', async () => {
+    const m = await start({ budgets: [{ actionType: 'charter.investigation', max: 2, per: '1h' }] });
+    const nodes = [1, 2, 3, 4, 5].map((i) => `node-rush-${i}`);
+    // Slow answers keep every investigation in flight while the others start.
+    for (const node of nodes) {
+      const res = await fetch(`${sim.url}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'slow_actuator', delay_ms: 600, node_or_service: node }) });
+      expect(res.status).toBe(201);
+    }
+    await Promise.all(nodes.map((node, i) => alert(m, violation(node), `fp-rush-${i}`)));
+    const investigations = await Promise.all(
+      nodes.map((node) =>
+        until(`${node} investigate finished`, async () => {
+          const a = (await incidents(m, node))[0]?.actions.find((x) => x.step === 'investigate');
+          return a && (a.status === 'succeeded' || a.status === 'dead') ? a : undefined;
+        }),
+      ),
+    );
+    expect(investigations.filter((a) => a.status === 'succeeded')).toHaveLength(2);
+    for (const a of investigations.filter((x) => x.status === 'dead')) expect(a.outcome).toMatchObject({ budgetSpent: { budget: 'charter.investigation', max: 2 } });
+    let effects = 0;
+    for (const node of nodes) effects += await count('investigations', node);
+    expect(effects).toBe(2);
+  });
+
   it('a per-subject budget stops one node taking every quarantine; an overall one counts every Charter call', async () => {
     const m = await start({
       budgets: [{ actionType: 'charter.quarantine', perSubject: true, max: 1, per: '1h' }],
