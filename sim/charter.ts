@@ -120,6 +120,8 @@ export class SimulatedCharter {
     WARNING: 2, SUSPENSION: 1, BAN_1YEAR: 0, PERMANENT_BAN: 0, CRIMINAL_REFERRAL: 0,
   };
   lastPolicyLoadMs: number;
+  /** Open investigations among the records, by severity: kept as they open, go on hold or close (the records only grow). */
+  private readonly openInvestigations = new Map<string, number>();
 
   private readonly recentViolations = new Map<string, Array<{ at: number; severity: CharterSeverity }>>();
   private readonly recentAttempts = new Map<string, number[]>();
@@ -249,11 +251,19 @@ export class SimulatedCharter {
     return Math.min(this.lastPolicyLoadMs, ...stale) / 1000;
   }
 
+  private addInvestigation(record: InvestigationRecord): void {
+    this.records.investigations.push(record);
+    if (record.status === 'open') this.countOpen(record.severity, 1);
+  }
+
+  private countOpen(severity: string, by: number): void {
+    this.openInvestigations.set(severity, (this.openInvestigations.get(severity) ?? 0) + by);
+  }
+
   /** Sets the four gauges from the current state. */
   syncGauges(): void {
     for (const severity of CHARTER_SEVERITIES) {
-      const open = this.records.investigations.filter((i) => i.status === 'open' && i.severity === severity).length;
-      this.metrics.underInvestigation.set({ severity }, this.baselineUnderInvestigation[severity] + open);
+      this.metrics.underInvestigation.set({ severity }, this.baselineUnderInvestigation[severity] + (this.openInvestigations.get(severity) ?? 0));
     }
     this.metrics.committeeSize.set(this.deps.committeeSize);
     this.metrics.policyLastLoadTimestamp.set(this.policyLastLoadSeconds());
@@ -344,7 +354,7 @@ export class SimulatedCharter {
             status: 'open',
             origin: 'fault',
           };
-          this.records.investigations.push(record);
+          this.addInvestigation(record);
           fault.owned.push(record.id);
           metrics.investigationsInitiated.add({ violation_type: violationType, initiated_by: 'committee' });
         }
@@ -367,7 +377,10 @@ export class SimulatedCharter {
         break;
       case 'committee_overload':
         for (const i of this.records.investigations) {
-          if (fault.owned.includes(i.id) && i.status !== 'closed') Object.assign(i, { status: 'closed', closed_at: now });
+          if (fault.owned.includes(i.id) && i.status !== 'closed') {
+            if (i.status === 'open') this.countOpen(i.severity, -1);
+            Object.assign(i, { status: 'closed', closed_at: now });
+          }
         }
         break;
       case 'slow_revocation':
@@ -452,7 +465,7 @@ export class SimulatedCharter {
   openInvestigation(body: InvestigationRequest, key: string): InvestigationRecord {
     const severity = body.severity ?? this.worstRecentSeverity(body.node_or_service) ?? 'WARNING';
     const record: InvestigationRecord = this.stamp('investigation', key, body, { severity, status: 'open' as const, origin: 'api' as const });
-    this.records.investigations.push(record);
+    this.addInvestigation(record);
     this.metrics.investigationsInitiated.add({ violation_type: body.violation_type, initiated_by: body.initiated_by });
     this.syncGauges();
     return record;
@@ -462,6 +475,7 @@ export class SimulatedCharter {
   holdInvestigation(id: string, body: AnnotatedRequest, key: string): InvestigationRecord | undefined {
     const record = this.records.investigations.find((i) => i.id === id);
     if (record && record.status === 'open') {
+      this.countOpen(record.severity, -1);
       Object.assign(record, { status: 'held', held_at: this.iso(), hold_idempotency_key: key, ...annotations(body) });
       this.syncGauges();
     }

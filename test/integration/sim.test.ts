@@ -540,6 +540,13 @@ describe('faults', () => {
       expect((await call('POST', `/api/investigations/${String(inv['id'])}/hold`)).body).toMatchObject({ status: 'held' });
     }
     expect(sum(await scrape(), M('violations_under_investigation'))).toBeLessThanOrEqual(10);
+    // Clearing the fault closes the investigations it opened that are still open, and the gauge follows.
+    const stillOpen = ((await call('GET', '/api/investigations?status=open&origin=fault')).body.items ?? []).length;
+    expect(stillOpen).toBeGreaterThan(0);
+    const beforeClear = sum(await scrape(), M('violations_under_investigation'));
+    expect((await call('DELETE', '/faults/committee_overload')).status).toBe(200);
+    expect(sum(await scrape(), M('violations_under_investigation'))).toBe(beforeClear - stillOpen);
+    await call('POST', '/faults', { body: { kind: 'committee_overload' } }); // back, for the checks of every fault below
 
     // Rule 10: more than 5 violations per second overall, without any node over rule 1's 5.
     const before10 = await scrape();
