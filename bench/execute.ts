@@ -33,14 +33,14 @@ import { phaseMeter, progress, round, sleep } from './lib/stats.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** Actions (and bare jobs) in the lifted run and the baseline. */
-// 1,000: the simulator keeps every record in memory and re-counts all its investigations on each
-// POST (sim/charter.ts syncGauges), so its cost per call grows with the records: flat to ~1,500,
-// then ~5 ms per call at 3,000 (measured). A fresh simulator per run, and N below that knee.
-const N = Number(process.env.BENCH_ACTIONS || (QUICK ? 300 : 1000));
+// 3,000 (2–4 s a phase on this machine): the simulator's cost per call no longer grows with its
+// records (it once recounted every investigation per POST, which capped N at 1,000). A fresh
+// simulator per run all the same.
+const N = Number(process.env.BENCH_ACTIONS || (QUICK ? 300 : 3000));
 /** Alternating baseline / lifted pairs (the cores are shared and noisy). */
 const REPS = Number(process.env.BENCH_REPS || 3);
 /** A first, unmeasured pair of this size warms both paths up (the JIT; first connections). */
-const N_WARMUP = Number(process.env.BENCH_WARMUP ?? (QUICK ? 50 : 300));
+const N_WARMUP = Number(process.env.BENCH_WARMUP ?? (QUICK ? 50 : 1000));
 /** Actions in the run with the shipped rate limit (50/s: N_SHIPPED / 50 seconds at best). */
 const N_SHIPPED = Number(process.env.BENCH_ACTIONS_SHIPPED || (QUICK ? 100 : 500));
 /** Worker concurrency of the lifted Charter queue, and of the bare baseline. */
