@@ -78,16 +78,11 @@ export class GroupCommit<DB> {
     });
   }
 
-  /** Writes requested and not yet settled (queued or in the running batch). */
-  get backlog(): number {
-    return this.pending.length;
-  }
-
   private schedule(): void {
     if (this.running || this.scheduled) return;
     this.scheduled = true;
     // After the I/O phase: every request read in the same turn of the event loop joins this batch.
-    // While the turns keep bringing more writes, wait one more (at most EXTRA_TURNS): a COMMIT
+    // While the turns keep bringing more writes, wait for the next (at most `extraTurns`): a COMMIT
     // blocks the thread, so fewer, larger batches leave more of it for the requests.
     let seen = this.pending.length;
     let turns = 0;
