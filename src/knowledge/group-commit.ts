@@ -40,6 +40,11 @@ type Outcome = { ok: true; values: unknown[] } | { ok: false; error: unknown };
 export interface GroupCommitOptions<DB> {
   /** At most this many writes share a transaction (the rest wait for the next one). */
   maxBatch: number;
+  /**
+   * Batches whose transactions may be under way at once (default 1). PostgreSQL: 2, so the next
+   * batch has begun and waits for the chain lock on the server while this one commits.
+   */
+  inFlight?: number;
   /** Turns a batch may wait for more writes while each turn brings some (0: flush after the first). */
   extraTurns?: number;
   /** Runs first in every batch transaction (PostgreSQL: the audit chain's lock). */
@@ -54,7 +59,8 @@ export interface GroupCommitOptions<DB> {
 
 export class GroupCommit<DB> {
   private pending: Array<Pending<DB>> = [];
-  private running = false;
+  /** Batches whose transaction is under way. */
+  private running = 0;
   private scheduled = false;
 
   constructor(
@@ -79,7 +85,7 @@ export class GroupCommit<DB> {
   }
 
   private schedule(): void {
-    if (this.running || this.scheduled) return;
+    if (this.running >= (this.options.inFlight ?? 1) || this.scheduled) return;
     this.scheduled = true;
     // After the I/O phase: every request read in the same turn of the event loop joins this batch.
     // While the turns keep bringing more writes, wait for the next (at most `extraTurns`): a COMMIT
@@ -106,8 +112,8 @@ export class GroupCommit<DB> {
   }
 
   private async flush(): Promise<void> {
-    if (this.running || this.pending.length === 0) return;
-    this.running = true;
+    if (this.running >= (this.options.inFlight ?? 1) || this.pending.length === 0) return;
+    this.running += 1;
     const batch = this.pending.splice(0, this.options.maxBatch);
     const units = toUnits(batch);
     try {
@@ -139,7 +145,7 @@ export class GroupCommit<DB> {
       // this batch was kept.
       for (const item of batch) item.reject(error);
     } finally {
-      this.running = false;
+      this.running -= 1;
       if (this.pending.length > 0) this.schedule();
     }
   }

@@ -312,6 +312,8 @@ export class KnowledgeStore {
       maxBatch: 256,
       extraTurns: 1,
       severalStatementsPerQuery: handle.kind === 'postgres',
+      // PostgreSQL: the next batch begins and waits for the chain lock while this one commits.
+      inFlight: handle.kind === 'postgres' ? 2 : 1,
       // PostgreSQL: one chain lock per batch, taken before any write's savepoint so that a write
       // rolled back to its savepoint cannot release it for the writes after it.
       onBegin: handle.kind === 'postgres' ? (tx) => this.lockChain(tx) : undefined,

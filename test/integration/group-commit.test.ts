@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKnowledge, type KnowledgeDb } from '../../src/knowledge/db.ts';
 import { GroupCommit, type BulkWrite } from '../../src/knowledge/group-commit.ts';
@@ -142,6 +142,33 @@ describe.each(backends)('group commit on $name', (backend) => {
     expect(batches).toEqual([3, 3, 1]);
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(await keys(prefix)).toHaveLength(7);
+  });
+
+  it('with two batches in flight, the next begins while one commits, and every write is kept once', async () => {
+    const prefix = `r${++run}-`;
+    const events: string[] = [];
+    let begun = 0;
+    const group = new GroupCommit<Database>(handle.db, {
+      maxBatch: 100,
+      inFlight: 2,
+      onBegin: async () => {
+        events.push(`begin ${++begun}`);
+      },
+      onCommit: (n) => events.push(`commit ${n}`),
+    });
+    const slow = group.run(async (tx) => {
+      await put(tx, `${prefix}slow`);
+      // Long enough for the next turn's write to start its own batch.
+      if (handle.kind === 'postgres') await sql`select pg_sleep(0.3)`.execute(tx);
+      else await new Promise((r) => setTimeout(r, 300));
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const next = group.run((tx) => put(tx, `${prefix}next`));
+    await Promise.all([slow, next]);
+    expect(await keys(prefix)).toEqual([`${prefix}next`, `${prefix}slow`]);
+    // PostgreSQL: a second connection, so the second batch began before the first committed.
+    // SQLite: one connection, so it waited for it.
+    expect(events).toEqual(handle.kind === 'postgres' ? ['begin 1', 'begin 2', 'commit 1', 'commit 1'] : ['begin 1', 'commit 1', 'begin 2', 'commit 1']);
   });
 
   it('a write resolves only after the COMMIT: another connection sees it by then', async () => {
