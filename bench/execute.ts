@@ -3,7 +3,8 @@
  *
  *   baseline.bullmqHttp   N bare BullMQ jobs, each one plain HTTP POST /api/investigations (with an
  *                         Idempotency-Key) to the Charter simulator; worker concurrency as mapek's
- *                         Charter queue in the lifted run. Run before and after the mapek runs.
+ *                         Charter queue in the lifted run. Alternates with the lifted mapek runs,
+ *                         after an unmeasured warm-up pair (both paths).
  *   mapek.lifted          N `charter.investigation` actions through mapek's execute path: queue →
  *                         actuator (the Charter call) → outcome recorded in knowledge (action
  *                         succeeded + its plan event, hash-chained), with the Charter queue's rate
@@ -29,7 +30,7 @@ import { actionIdentity } from '../src/knowledge/store.ts';
 import type { Database } from '../src/knowledge/schema.ts';
 import { startSimulator, type RunningSimulator } from '../sim/index.ts';
 import { cleanQueuePrefix, cpuMsPer, machine, REDIS_URL, sqliteCommitFloor } from './lib/env.ts';
-import { phaseMeter, progress, round, sleep } from './lib/stats.ts';
+import { phaseMeter, progress, round, runBenchmark, sleep } from './lib/stats.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** Actions (and bare jobs) in the lifted run and the baseline. */
@@ -372,15 +373,4 @@ async function main() {
   }
 }
 
-try {
-  const result = await main();
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  progress('done');
-} catch (err) {
-  progress(`failed: ${(err as Error).stack ?? String(err)}`);
-  process.exitCode = 1;
-}
-setTimeout(() => {
-  progress(`exiting with ${process.getActiveResourcesInfo().join(', ') || 'nothing'} still pending`);
-  process.exit(process.exitCode ?? 0);
-}, 2000).unref();
+await runBenchmark(main);

@@ -24,7 +24,7 @@ import { loadConfig } from '../src/config.ts';
 import { startMapek, type RunningMapek } from '../src/main.ts';
 import { alertPayload, Client, closedLoop, type ClosedLoopResult } from './lib/load.ts';
 import { cleanQueuePrefix, cpuMsPer, machine, postgresCommitFloor, postgresDurability, REDIS_URL, scratchPostgres, sqliteCommitFloor } from './lib/env.ts';
-import { phaseMeter, progress, round, sleep } from './lib/stats.ts';
+import { phaseMeter, progress, round, runBenchmark, sleep } from './lib/stats.ts';
 
 /** BENCH_QUICK=1: a smoke run of a few seconds per phase (figures not meaningful). */
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -289,15 +289,4 @@ async function main() {
   }
 }
 
-try {
-  const result = await main();
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  progress('done');
-} catch (err) {
-  progress(`failed: ${(err as Error).stack ?? String(err)}`);
-  process.exitCode = 1;
-}
-setTimeout(() => {
-  progress(`exiting with ${process.getActiveResourcesInfo().join(', ') || 'nothing'} still pending`);
-  process.exit(process.exitCode ?? 0);
-}, 2000).unref();
+await runBenchmark(main);

@@ -32,7 +32,7 @@ import type { Database } from '../src/knowledge/schema.ts';
 import { actionIdentity, KnowledgeStore } from '../src/knowledge/store.ts';
 import type { PlanEvent, StepResult } from '../src/plan/types.ts';
 import { cpuMsPer, machine, postgresDurability, scratchPostgres } from './lib/env.ts';
-import { latencySummary, phaseMeter, progress, round } from './lib/stats.ts';
+import { latencySummary, phaseMeter, progress, round, runBenchmark } from './lib/stats.ts';
 import { buildTemplates, eventIdOf, Generator, incidentIdOf, LOOKUP_STEP, nodeOf, PER_INCIDENT, RECORDS_PER_INCIDENT, type Kind, type Templates } from './lib/synthetic.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -196,7 +196,7 @@ async function budgetCheck(store: KnowledgeStore, calls: number) {
   let spent = 0;
   for (let n = 0; n < calls; n++) {
     const s = performance.now();
-    spent = await store.budgetSpent({ name: 'charter.investigation', actionType: 'charter.investigation', perSubject: false, max: 60, since: new Date(Date.now() - 3_600_000).toISOString() });
+    spent = await store.budgetSpent({ name: 'charter.investigation', actionType: 'charter.investigation', perSubject: false, max: 60, per: '1h', since: new Date(Date.now() - 3_600_000).toISOString() });
     lat.push(performance.now() - s);
   }
   const succeeded = await store.db.selectFrom('actions').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'succeeded').executeTakeFirstOrThrow();
@@ -383,15 +383,4 @@ async function main() {
   }
 }
 
-try {
-  const result = await main();
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  progress('done');
-} catch (err) {
-  progress(`failed: ${(err as Error).stack ?? String(err)}`);
-  process.exitCode = 1;
-}
-setTimeout(() => {
-  progress(`exiting with ${process.getActiveResourcesInfo().join(', ') || 'nothing'} still pending`);
-  process.exit(process.exitCode ?? 0);
-}, 2000).unref();
+await runBenchmark(main);

@@ -268,6 +268,7 @@ export async function runAction(
         actionType: b.actionType ?? null,
         perSubject: b.perSubject ?? false,
         max: b.max,
+        per: b.per,
         since: new Date(deps.clock.now() - parseDuration(b.per)).toISOString(),
       })),
   );
@@ -289,8 +290,7 @@ export async function runAction(
   if ('budgetSpent' in begun) {
     // Spent: the plan escalates instead of acting.
     const b = begun.budgetSpent;
-    const per = deps.pack.budgets.find((x) => budgetName(x) === b.name)?.per;
-    await finish('dead', { budgetSpent: { budget: b.name, actionType: type, max: b.max, per, spent: b.spent } }, `budget ${b.name} spent (${b.spent} of ${b.max} per ${per})`);
+    await finish('dead', { budgetSpent: { budget: b.name, actionType: type, max: b.max, per: b.per, spent: b.spent } }, `budget ${b.name} spent (${b.spent} of ${b.max} per ${b.per})`);
     return 'budget spent';
   }
   const action = begun.started;

@@ -1,43 +1,31 @@
 /**
- * Per-turn batching: the items handed over in one turn of the event loop (the requests read in
- * one I/O phase, the jobs finishing together) are passed on together, once, after that turn;
- * each caller gets its own item's result, or the batch's error.
+ * Per-turn batching of wake-ups: the items handed over in one turn of the event loop (the
+ * requests read in one I/O phase, the jobs finishing together) go out in one call, after that
+ * turn; every caller's promise settles with it (so a wake-up still completes before the job that
+ * sent it does).
  */
-export class TurnBatcher<I, O> {
-  private pending: Array<{ item: I; resolve(o: O): void; reject(err: unknown): void }> = [];
+export class Coalescer<T> {
+  private pending: T[] = [];
+  private waiters: Array<{ resolve(): void; reject(err: unknown): void }> = [];
 
-  /** `flush` answers with one result per item, in the items' order. */
-  constructor(private readonly flush: (items: I[]) => Promise<O[]>) {}
+  constructor(private readonly flush: (items: T[]) => Promise<void>) {}
 
-  add(item: I): Promise<O> {
-    if (this.pending.length === 0) setImmediate(() => void this.run());
-    return new Promise<O>((resolve, reject) => this.pending.push({ item, resolve, reject }));
+  add(...items: T[]): Promise<void> {
+    if (this.waiters.length === 0) setImmediate(() => void this.run());
+    this.pending.push(...items);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   private async run(): Promise<void> {
-    const batch = this.pending;
+    const items = this.pending;
+    const waiters = this.waiters;
     this.pending = [];
+    this.waiters = [];
     try {
-      const results = await this.flush(batch.map((p) => p.item));
-      batch.forEach((p, i) => p.resolve(results[i]!));
+      await this.flush(items);
+      for (const w of waiters) w.resolve();
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      for (const w of waiters) w.reject(err);
     }
-  }
-}
-
-/** Per-turn batching of wake-ups: the items of one turn go out in one call; every caller waits for it. */
-export class Coalescer<T> {
-  private readonly batcher: TurnBatcher<T[], void>;
-
-  constructor(flush: (items: T[]) => Promise<void>) {
-    this.batcher = new TurnBatcher(async (lists) => {
-      await flush(lists.flat());
-      return lists.map(() => undefined);
-    });
-  }
-
-  add(...items: T[]): Promise<void> {
-    return this.batcher.add(items);
   }
 }

@@ -66,3 +66,22 @@ export function phaseMeter(): () => { eventLoopUtilization: number | null; proce
     };
   };
 }
+
+/**
+ * Runs a benchmark's `main`: its ONE JSON document on stdout, a failure on stderr with exit code 1;
+ * then exits within 2 s even if a closed client left a timer referenced.
+ */
+export async function runBenchmark(main: () => Promise<unknown>): Promise<void> {
+  try {
+    const result = await main();
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    progress('done');
+  } catch (err) {
+    progress(`failed: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 1;
+  }
+  setTimeout(() => {
+    progress(`exiting with ${process.getActiveResourcesInfo().join(', ') || 'nothing'} still pending`);
+    process.exit(process.exitCode ?? 0);
+  }, 2000).unref();
+}

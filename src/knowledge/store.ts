@@ -22,6 +22,8 @@ export interface BudgetCheck {
   actionType: string | null;
   perSubject: boolean;
   max: number;
+  /** The window, as the pack says it (`1h`), and where it starts now. */
+  per: string;
   since: string;
 }
 
@@ -30,8 +32,12 @@ export interface BudgetSpend {
   name: string;
   perSubject: boolean;
   max: number;
+  per: string;
   spent: number;
 }
+
+/** No budget applies (the default of beginAttempt: no read of the actions for them). */
+const NO_BUDGETS = (): BudgetCheck[] => [];
 /** What finishAction answers: the incident to wake (and the first-effect age), or null when already finished. */
 export type FinishResult = { incidentId: string; firstEffectMs: number | null } | null;
 
@@ -481,9 +487,9 @@ export class KnowledgeStore {
     return { incidents: old.length, rowsDeleted, linksPruned: compacted.pruned, checkpoint: compacted.upTo };
   }
 
-  /** Appends plan events once each (the id is the idempotency key), chained with one insert. */
-  private async insertEvents(tx: Db, events: Array<{ incidentId: string; id: string; event: PlanEvent }>, now: string): Promise<void> {
-    if (events.length === 0) return;
+  /** Appends plan events once each (the id is the idempotency key), chained with one insert; answers the ids inserted. */
+  private async insertEvents(tx: Db, events: Array<{ incidentId: string; id: string; event: PlanEvent }>, now: string): Promise<Set<string>> {
+    if (events.length === 0) return new Set();
     // SQLite numbers events max(seq) + 1, … under the write lock; PostgreSQL's bigserial does.
     const base = this.handle.kind === 'sqlite' ? Number((await tx.selectFrom('plan_events').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst())?.seq ?? 0) : 0;
     const rows = events.map((e, k) => ({
@@ -498,17 +504,14 @@ export class KnowledgeStore {
     const stored = await tx.insertInto('plan_events').values(rows).onConflict((oc) => oc.column('id').doNothing()).returningAll().execute();
     const byId = new Map(stored.map((r) => [r.id, r]));
     await this.chainRows(tx, 'plan_events', rows.flatMap((r) => (byId.has(r.id) ? [byId.get(r.id)!] : [])));
+    return new Set(byId.keys());
   }
 
   /** Appends a plan event once (its id is the idempotency key); false when it was already there. */
   private async insertEvent(tx: Db, incidentId: string, id: string, event: PlanEvent, now: string): Promise<boolean> {
-    const row = { id, incident_id: incidentId, type: event.type, payload: j(event), created_at: now, applied_at: null };
-    const values =
-      this.handle.kind === 'sqlite' ? { ...row, seq: sql<number>`(select coalesce(max(seq), 0) + 1 from plan_events)` } : row;
-    const stored = await tx.insertInto('plan_events').values(values).onConflict((oc) => oc.column('id').doNothing()).returningAll().executeTakeFirst();
-    if (stored) await this.chain(tx, 'plan_events', id, stored);
-    return stored !== undefined;
+    return (await this.insertEvents(tx, [{ incidentId, id, event }], now)).has(id);
   }
+
 
   /** Answers when the database does. */
   async ping(): Promise<void> {
@@ -578,14 +581,9 @@ export class KnowledgeStore {
     resolves?: (o: ObservationRecord) => string | null,
   ): Promise<{ incidentId?: string; findingId?: string; opened?: boolean; outcome: string }> {
     return this.write(async (tx) => {
-      const row = await tx.selectFrom('observations').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!row) return { outcome: 'unknown observation' };
-      if (row.processed_at) return { outcome: 'already processed' };
-      const now = this.now();
-      const finish = async (outcome: string) => {
-        const stored = await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
-        await this.chain(tx, 'observations', id, stored);
-      };
+      const opened = await this.openObservation(tx, id);
+      if ('outcome' in opened) return opened;
+      const { row, now, finish } = opened;
       const observation = toObservation(row);
       const resolvedId = resolves?.(observation) ?? null;
       if (resolvedId) {
@@ -619,14 +617,9 @@ export class KnowledgeStore {
     detect: (o: ObservationRecord, previous: S | null) => { state: S; draft?: FindingDraft; resolvedFindingId?: string },
   ): Promise<{ incidentId?: string; findingId?: string; opened?: boolean; outcome: string }> {
     return this.write(async (tx) => {
-      const row = await tx.selectFrom('observations').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!row) return { outcome: 'unknown observation' };
-      if (row.processed_at) return { outcome: 'already processed' };
-      const now = this.now();
-      const finish = async (outcome: string) => {
-        const stored = await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
-        await this.chain(tx, 'observations', id, stored);
-      };
+      const opened = await this.openObservation(tx, id);
+      if ('outcome' in opened) return opened;
+      const { row, now, finish } = opened;
       const key = `${row.name}|${row.fingerprint}`;
       const prev = await tx.selectFrom('detector_states').select('state').where('key', '=', key).executeTakeFirst();
       const verdict = detect(toObservation(row), prev ? p<S>(prev.state) : null);
@@ -653,6 +646,22 @@ export class KnowledgeStore {
       await finish(res.note);
       return res.result;
     });
+  }
+
+  /** An observation to analyze, with what marks it analyzed (chained); or why there is nothing to do. */
+  private async openObservation(
+    tx: Db,
+    id: string,
+  ): Promise<{ outcome: string } | { row: Database['observations']; now: string; finish: (outcome: string) => Promise<void> }> {
+    const row = await tx.selectFrom('observations').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return { outcome: 'unknown observation' };
+    if (row.processed_at) return { outcome: 'already processed' };
+    const now = this.now();
+    const finish = async (outcome: string) => {
+      const stored = await tx.updateTable('observations').set({ processed_at: now, outcome }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      await this.chain(tx, 'observations', id, stored);
+    };
+    return { row, now, finish };
   }
 
   /** Tells the plan of the finding's incident that the finding resolved (its alert or sensor cleared). */
@@ -956,7 +965,7 @@ export class KnowledgeStore {
    * not an attempt; otherwise the attempt is started. Null when the action is finished or not
    * runnable. The calls that share a commit (the workers' actions in flight) are one update.
    */
-  beginAttempt(id: string, pausable: (type: string) => boolean, budgets: (type: string) => BudgetCheck[] = () => []): Promise<BeginResult> {
+  beginAttempt(id: string, pausable: (type: string) => boolean, budgets: (type: string) => BudgetCheck[] = NO_BUDGETS): Promise<BeginResult> {
     return this.writes.runBulk(this.attemptStarts, { id, pausable, budgets });
   }
 
@@ -971,25 +980,30 @@ export class KnowledgeStore {
       const pause = this.inForce(control<PauseState>('pause', { paused: false }));
       const brake = control<BrakeState>('brake', { engaged: false });
       const held = new Map<string, BeginResult>();
+      // The calls' actions, read once for the pause and the budgets (types decide both).
+      const checks = new Map(calls.map((c) => [c, [] as BudgetCheck[]]));
+      const known = pause.paused || calls.some((c) => c.budgets !== NO_BUDGETS);
+      const rows = known ? await tx.selectFrom('actions').select(['id', 'type', 'status', 'incident_id']).where('id', 'in', calls.map((c) => c.id)).execute() : [];
+      const actionOf = new Map(rows.map((r) => [r.id, r]));
       if (pause.paused) {
-        const rows = await tx.selectFrom('actions').select(['id', 'type', 'status']).where('id', 'in', calls.map((c) => c.id)).execute();
-        const byId = new Map(rows.map((r) => [r.id, r]));
         for (const c of calls) {
-          const row = byId.get(c.id);
+          const row = actionOf.get(c.id);
           if (!row || !RUNNABLE.includes(row.status)) held.set(c.id, null);
           else if (c.pausable(row.type)) held.set(c.id, { paused: pause, type: row.type });
         }
       }
+      for (const c of calls) {
+        const row = actionOf.get(c.id);
+        if (row && !held.has(c.id)) checks.set(c, c.budgets(row.type));
+      }
       // Budgets, one attempt after the other: an attempt that fits is started at once, so the next
       // one counts it (in flight), and concurrent workers cannot together overshoot a budget.
       for (const c of calls) {
-        if (held.has(c.id)) continue;
-        const row = await tx.selectFrom('actions').select(['type', 'status', 'incident_id']).where('id', '=', c.id).executeTakeFirst();
-        const checks = row ? c.budgets(row.type) : [];
-        if (!row || checks.length === 0) continue;
+        const row = actionOf.get(c.id);
+        if (held.has(c.id) || !row || checks.get(c)!.length === 0) continue;
         const spends: BudgetSpend[] = [];
-        for (const b of checks) {
-          const spend = { name: b.name, perSubject: b.perSubject, max: b.max, spent: await this.budgetSpent(b, c.id, row.incident_id, tx) };
+        for (const b of checks.get(c)!) {
+          const spend = { name: b.name, perSubject: b.perSubject, max: b.max, per: b.per, spent: await this.budgetSpent(b, c.id, row.incident_id, tx) };
           spends.push(spend);
           if (spend.spent >= b.max) {
             held.set(c.id, { budgetSpent: spend, type: row.type });

@@ -165,6 +165,20 @@ describe.each(backends)('knowledge contract on $name', (backend) => {
     throw new Error('plan did not settle');
   }
 
+  /** A redelivered plan job re-applying the incident.opened event at the current version 1 (it must conflict). */
+  function reapplyOpened(incidentId: string, openEventId: string, start: StepResult) {
+    return store.commitPlanStep({
+      incidentId,
+      eventId: openEventId,
+      event: { type: 'incident.opened', labels: {}, findingId: 'f' },
+      expectedVersion: 1,
+      machine: 'critical-violation',
+      result: { ...start, from: 'lookingUp', to: 'escalated', incidentState: 'escalated' },
+      policy: POLICY,
+      labels: {},
+    });
+  }
+
   /** Finishes the action of a step as the execute stage would, then applies the outcome. */
   async function answer(incidentId: string, step: string, outcome: Record<string, unknown> = {}, status: 'succeeded' | 'dead' = 'succeeded') {
     const { id } = actionIdentity(incidentId, step, 1);
@@ -407,16 +421,7 @@ describe.each(backends)('knowledge contract on $name', (backend) => {
       const before = await store.getIncident(incidentId);
       // a redelivered plan job re-applies the same event with the current version
       await expect(
-        store.commitPlanStep({
-          incidentId,
-          eventId: openEventId,
-          event: { type: 'incident.opened', labels: {}, findingId: 'f' },
-          expectedVersion: 1,
-          machine: 'critical-violation',
-          result: { ...start!, from: 'lookingUp', to: 'escalated', incidentState: 'escalated' },
-          policy: POLICY,
-          labels: {},
-        }),
+        reapplyOpened(incidentId, openEventId, start!),
       ).rejects.toBeInstanceOf(PlanConflictError);
       const after = await store.getIncident(incidentId);
       expect(after!.plan!.version).toBe(1);
@@ -449,16 +454,7 @@ describe.each(backends)('knowledge contract on $name', (backend) => {
       // snapshot before it finds the event already applied, so its rollback must not leave a gap.
       const results = await Promise.allSettled([
         store.recordObservations([a]),
-        store.commitPlanStep({
-          incidentId,
-          eventId: openEventId,
-          event: { type: 'incident.opened', labels: {}, findingId: 'f' },
-          expectedVersion: 1,
-          machine: 'critical-violation',
-          result: { ...start!, from: 'lookingUp', to: 'escalated', incidentState: 'escalated' },
-          policy: POLICY,
-          labels: {},
-        }),
+        reapplyOpened(incidentId, openEventId, start!),
         store.recordObservations([b]),
         store.acknowledge(incidentId, 'ops'),
       ]);
