@@ -42,7 +42,8 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
   const log = opts.logger ?? pino({ level: config.logLevel, base: { service: 'mapek' } });
   const cleanups: Array<() => Promise<unknown>> = [];
 
-  const knowledge = await openKnowledge(config.knowledgeUrl);
+  // Observations (webhooks, sensor ticks) are written on a writer thread (SQLite; knowledge/writer.ts).
+  const knowledge = await openKnowledge(config.knowledgeUrl, { writerThread: roles.has('api') || roles.has('loop') });
   cleanups.push(() => knowledge.close());
   const store = new KnowledgeStore(knowledge, clock);
   store.reopenCooldownMs = parseDuration(config.pack.reopenCooldown);

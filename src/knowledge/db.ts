@@ -7,6 +7,8 @@ import pg from 'pg';
 import { ConfigError } from '../errors.ts';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
+import { WriteLock } from './write-lock.ts';
+import { WriterThread } from './writer.ts';
 
 /**
  * SQLite transactions that write start with BEGIN IMMEDIATE: a deferred transaction that reads
@@ -14,20 +16,56 @@ import type { Database } from './schema.ts';
  * between (WAL cannot upgrade its snapshot); IMMEDIATE waits on busy_timeout instead.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
+  constructor(
+    settings: SqliteDialectConfig,
+    /** Shared with the writer thread of this process, when it has one (write-lock.ts). */
+    private readonly lock?: WriteLock,
+  ) {
+    super(settings);
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    await this.lock?.acquire(BUSY_TIMEOUT_MS);
+    try {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    } catch (err) {
+      this.lock?.release();
+      throw err;
+    }
+  }
+
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.commitTransaction(connection);
+    } finally {
+      this.lock?.release();
+    }
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.rollbackTransaction(connection);
+    } finally {
+      this.lock?.release();
+    }
   }
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {
-  constructor(private readonly settings: SqliteDialectConfig) {
+  constructor(
+    private readonly settings: SqliteDialectConfig,
+    private readonly lock?: WriteLock,
+  ) {
     super(settings);
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.settings);
+    return new ImmediateSqliteDriver(this.settings, this.lock);
   }
 }
+
+/** How long a writer waits for another (synchronously in SQLite when that is another process). */
+const BUSY_TIMEOUT_MS = 3000;
 
 /** Statements kept prepared; past this many distinct SQL texts the cache starts afresh. */
 const STATEMENT_CACHE = 512;
@@ -61,25 +99,56 @@ export interface KnowledgeDb {
   kind: 'sqlite' | 'postgres';
   /** The durability settings in force, printed by benchmarks and `mapek start`. */
   durability: string;
+  /** SQLite with a writer thread: the store's hot bulk writes run there, off the event loop (writer.ts). */
+  writer?: WriterThread;
   close(): Promise<void>;
 }
 
+/** How a database is opened. */
+export interface OpenOptions {
+  /**
+   * SQLite file: run the store's hot bulk writes (webhook intake, action starts and finishes) on a
+   * writer thread with its own connection, so their statements and fsyncs leave the event loop free.
+   * `mapek start` does; one-shot commands and tests that need no throughput do not.
+   */
+  writerThread?: boolean;
+}
+
+/**
+ * A SQLite connection as mapek uses it: WAL, every commit fsynced, writes starting with BEGIN
+ * IMMEDIATE (taking `lock` first, when threads of this process share the file).
+ */
+export function openSqlite(file: string, lock?: WriteLock): Kysely<Database> {
+  // Waits for another process's writer at most 3 s (synchronously: better-sqlite3 blocks while it
+  // waits), so a webhook that cannot be kept still gets its 503 within 5 s.
+  const sqlite = new Sqlite(file, { timeout: BUSY_TIMEOUT_MS });
+  sqlite.pragma('journal_mode = WAL');
+  // FULL: a commit is on disk before the webhook answers 202 (principle 2).
+  sqlite.pragma('synchronous = FULL');
+  return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }, lock) });
+}
+
 /** Opens (creating and migrating when empty) the database at `url`. */
-export async function openKnowledge(url: string): Promise<KnowledgeDb> {
+export async function openKnowledge(url: string, options: OpenOptions = {}): Promise<KnowledgeDb> {
   let handle: KnowledgeDb;
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (!path) throw new ConfigError(`KNOWLEDGE_URL: no file in "${url}" (expected sqlite:PATH)`);
     const file = path === ':memory:' ? path : resolve(path);
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    // Waits for another writer at most 3 s (synchronously: better-sqlite3 blocks while it waits),
-    // so a webhook that cannot be kept still gets its 503 within 5 s.
-    const sqlite = new Sqlite(file, { timeout: 3000 });
-    sqlite.pragma('journal_mode = WAL');
-    // FULL: a commit is on disk before the webhook answers 202 (principle 2).
-    sqlite.pragma('synchronous = FULL');
-    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
-    handle = { db, kind: 'sqlite', durability: `sqlite WAL, synchronous=FULL (${file})`, close: () => db.destroy() };
+    const lock = options.writerThread && file !== ':memory:' ? new WriteLock() : undefined;
+    const db = openSqlite(file, lock);
+    const writer = lock ? new WriterThread(file, lock) : undefined;
+    handle = {
+      db,
+      kind: 'sqlite',
+      durability: `sqlite WAL, synchronous=FULL (${file})${writer ? '; bulk writes on a writer thread' : ''}`,
+      writer,
+      close: async () => {
+        await writer?.close();
+        await db.destroy();
+      },
+    };
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({
       connectionString: url,

@@ -324,12 +324,16 @@ export class KnowledgeStore {
       // rolled back to its savepoint cannot release it for the writes after it.
       onBegin: handle.kind === 'postgres' ? (tx) => this.lockChain(tx) : undefined,
       onRollback: (tx) => this.chainHeads.delete(tx),
-      onCommit: (n) => {
-        this.batchStats.writes += n;
-        this.batchStats.batches += 1;
-        this.onCommit?.(n);
-      },
+      onCommit: (n) => this.committed(n),
     });
+    // The writer thread's batches (webhook intake) count as this store's.
+    if (handle.writer) handle.writer.onCommit = (n) => this.committed(n);
+  }
+
+  private committed(writes: number): void {
+    this.batchStats.writes += writes;
+    this.batchStats.batches += 1;
+    this.onCommit?.(writes);
   }
 
   /** Runs one write transaction, committed together with the writes requested alongside it. */
@@ -521,9 +525,11 @@ export class KnowledgeStore {
   /**
    * Commits observations; repeats of a dedup key are counted, not stored twice. The calls that
    * share a commit (the webhooks read together) are stored by one multi-row insert and chained
-   * by one more; each caller learns what of its own was new.
+   * by one more; each caller learns what of its own was new. With a writer thread (SQLite under
+   * `mapek start`), this runs there, off the event loop that reads the webhooks.
    */
   recordObservations(observations: NewObservation[]): Promise<{ inserted: string[]; duplicates: number }> {
+    if (this.handle.writer) return this.handle.writer.call('recordObservations', [observations], this.clock.now());
     return this.writes.runBulk(this.observationInserts, observations);
   }
 
