@@ -3,13 +3,13 @@
  *
  *   baseline.bullmqHttp   N bare BullMQ jobs, each one plain HTTP POST /api/investigations (with an
  *                         Idempotency-Key) to the Charter simulator; worker concurrency as mapek's
- *                         Charter queue in the lifted run. Alternates with the lifted mapek runs,
- *                         after an unmeasured warm-up pair (both paths).
+ *                         Charter queue in the lifted run, at each level (16 and 64). Alternates
+ *                         with the lifted mapek runs, after an unmeasured warm-up pair (both paths).
  *   mapek.lifted          N `charter.investigation` actions through mapek's execute path: queue →
  *                         actuator (the Charter call) → outcome recorded in knowledge (action
  *                         succeeded + its plan event, hash-chained), with the Charter queue's rate
  *                         limit lifted; timed from the first enqueue until every action is
- *                         `succeeded` in knowledge
+ *                         `succeeded` in knowledge; `summary` gives the ratio per level
  *   mapek.shipped         the same with the shipped pack's Charter queue (concurrency 8, 50/s)
  *
  * mapek runs in this process with ONLY the worker role. The actions are written straight into
@@ -44,9 +44,18 @@ const REPS = Number(process.env.BENCH_REPS || 3);
 const N_WARMUP = Number(process.env.BENCH_WARMUP ?? (QUICK ? 50 : 1000));
 /** Actions in the run with the shipped rate limit (50/s: N_SHIPPED / 50 seconds at best). */
 const N_SHIPPED = Number(process.env.BENCH_ACTIONS_SHIPPED || (QUICK ? 100 : 500));
-/** Worker concurrency of the lifted Charter queue, and of the bare baseline. */
-const CONCURRENCY = 16;
-const LIFTED = { concurrency: CONCURRENCY, rateLimit: { max: 100_000, per: '1s' } };
+/**
+ * Worker concurrency of the lifted Charter queue and of the bare baseline, the same for both: one
+ * set of pairs per level. At 16 mapek waits on its fsynced COMMITs (two per action, shared with
+ * the actions in flight); at 64 both paths are saturated, the capacity figure.
+ * BENCH_CONCURRENCY=16,64 (the default) sets the levels.
+ */
+const LEVELS = (process.env.BENCH_CONCURRENCY || '16,64').split(',').map((x) => {
+  const n = Number(x);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_CONCURRENCY: "${x}" is not a positive integer`);
+  return n;
+});
+const lifted = (concurrency: number) => ({ concurrency, rateLimit: { max: 100_000, per: '1s' } });
 /** Adds in flight while enqueueing (both paths enqueue the same way). */
 const ENQUEUE_IN_FLIGHT = 64;
 const PHASE_TIMEOUT_MS = 90_000;
@@ -102,7 +111,7 @@ async function pooled(n: number, inFlight: number, fn: (i: number) => Promise<un
 }
 
 /** N bare BullMQ jobs, each one POST to the simulator; from the first add until the last job completed. */
-async function baselineBullmqHttp(label: string, n = N) {
+async function baselineBullmqHttp(label: string, n: number, concurrency: number) {
   const sim = await startSimulator({ port: 0 });
   const name = `${PREFIX}-bare-${label}`;
   const producer = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
@@ -124,7 +133,7 @@ async function baselineBullmqHttp(label: string, n = N) {
       await res.text();
       if (!res.ok) throw new Error(`POST answered ${res.status}`);
     },
-    { connection: consumer as unknown as ConnectionOptions, concurrency: CONCURRENCY },
+    { connection: consumer as unknown as ConnectionOptions, concurrency },
   );
   worker.on('error', () => {});
   let completed = 0;
@@ -160,7 +169,7 @@ async function baselineBullmqHttp(label: string, n = N) {
     const once = effectsOnce(await investigations(sim), expected);
     const perSecond = round(completed / (ms / 1000), 1);
     progress(`  bare ${label}: ${completed} jobs in ${Math.round(ms)} ms = ${perSecond}/s (enqueued in ${Math.round(enqueuedMs)} ms), failed attempts ${failed}; effects ${JSON.stringify(once)}`);
-    return { jobs: n, completed, failedAttempts: failed, timedOut, seconds: round(ms / 1000, 2), enqueueSeconds: round(enqueuedMs / 1000, 2), jobsPerSecond: perSecond, resources: use, cpuMsPerJob: cpuMsPer(use, perSecond), effectsOnce: once };
+    return { concurrency, jobs: n, completed, failedAttempts: failed, timedOut, seconds: round(ms / 1000, 2), enqueueSeconds: round(enqueuedMs / 1000, 2), jobsPerSecond: perSecond, resources: use, cpuMsPerJob: cpuMsPer(use, perSecond), effectsOnce: once };
   } finally {
     await worker.close().catch(() => {});
     await queue.obliterate({ force: true }).catch(() => {});
@@ -228,7 +237,7 @@ async function succeededCount(running: RunningMapek): Promise<{ succeeded: numbe
 }
 
 /** n actions through mapek's execute path; from the first enqueue until every action is succeeded (or dead) in knowledge. */
-async function mapekRun(label: string, n: number, dir: string, limits: 'lifted' | 'shipped') {
+async function mapekRun(label: string, n: number, dir: string, limits: { concurrency: number } | 'shipped') {
   const sim = await startSimulator({ port: 0 });
   const prefix = `${PREFIX}-${label}`;
   const env = {
@@ -241,7 +250,7 @@ async function mapekRun(label: string, n: number, dir: string, limits: 'lifted' 
   };
   // budgets: [] — the shipped pack allows 60 investigations per hour; past them an action is dead
   // without a call (policy, not throughput), so both runs lift the budgets.
-  const packOverrides = { sensors: [], budgets: [], ...(limits === 'lifted' ? { execute: { queues: { charter: LIFTED } } } : {}) };
+  const packOverrides = { sensors: [], budgets: [], ...(limits === 'shipped' ? {} : { execute: { queues: { charter: lifted(limits.concurrency) } } }) };
   const config = loadConfig({ port: 0, packOverrides }, env);
   const running = await startMapek(config, { roles: ['worker'], logger: pino({ level: 'silent' }) });
   try {
@@ -285,6 +294,7 @@ async function mapekRun(label: string, n: number, dir: string, limits: 'lifted' 
     progress(`  mapek ${label}: ${counts.succeeded} succeeded (${counts.dead} dead) in ${Math.round(ms)} ms = ${perSecond}/s (enqueued in ${Math.round(enqueuedMs)} ms); knowledge ${JSON.stringify(inKnowledge)}; effects ${JSON.stringify(once)}`);
     const q = config.pack.execute.queues.charter;
     return {
+      concurrency: q.concurrency,
       actions: n,
       succeeded: counts.succeeded,
       dead: counts.dead,
@@ -315,48 +325,65 @@ async function main() {
     const warmUp: Record<string, unknown> = {};
     if (N_WARMUP > 0) {
       progress(`warm-up (not measured): ${N_WARMUP} bare jobs, then ${N_WARMUP} mapek actions`);
-      warmUp.bare = (await baselineBullmqHttp('warm', N_WARMUP)).jobsPerSecond;
-      warmUp.mapek = (await mapekRun('warm', N_WARMUP, dir, 'lifted')).actionsPerSecond;
+      warmUp.bare = (await baselineBullmqHttp('warm', N_WARMUP, LEVELS[0]!)).jobsPerSecond;
+      warmUp.mapek = (await mapekRun('warm', N_WARMUP, dir, { concurrency: LEVELS[0]! })).actionsPerSecond;
     }
     const bare: Array<Awaited<ReturnType<typeof baselineBullmqHttp>>> = [];
     const liftedRuns: Array<Awaited<ReturnType<typeof mapekRun>>> = [];
-    for (let r = 1; r <= REPS; r++) {
-      progress(`baseline: ${N} bare BullMQ jobs, each one POST to the simulator, worker concurrency ${CONCURRENCY} (${r} of ${REPS})`);
-      bare.push(await baselineBullmqHttp(`b${r}`));
-      progress(`mapek, worker role only: ${N} actions, Charter queue concurrency ${CONCURRENCY}, rate limit lifted (${r} of ${REPS})`);
-      liftedRuns.push(await mapekRun(`lifted${r}`, N, dir, 'lifted'));
+    for (const c of LEVELS) {
+      for (let r = 1; r <= REPS; r++) {
+        progress(`baseline: ${N} bare BullMQ jobs, each one POST to the simulator, worker concurrency ${c} (${r} of ${REPS})`);
+        bare.push(await baselineBullmqHttp(`c${c}b${r}`, N, c));
+        progress(`mapek, worker role only: ${N} actions, Charter queue concurrency ${c}, rate limit lifted (${r} of ${REPS})`);
+        liftedRuns.push(await mapekRun(`c${c}lifted${r}`, N, dir, { concurrency: c }));
+      }
     }
     progress(`mapek, worker role only: ${N_SHIPPED} actions, the shipped Charter queue (its rate limit in force)`);
     const shipped = await mapekRun('shipped', N_SHIPPED, dir, 'shipped');
 
     const mean = (xs: Array<number | null>) => xs.reduce<number>((a, b) => a + (b ?? 0), 0) / xs.length;
-    const bareMean = mean(bare.map((b) => b.jobsPerSecond));
-    const liftedMean = mean(liftedRuns.map((l) => l.actionsPerSecond));
-    const ratio = (x: number | null) => (x !== null && bareMean ? round(x / bareMean, 3) : null);
+    const atConcurrency = Object.fromEntries(
+      LEVELS.map((c) => {
+        const b = bare.filter((x) => x.concurrency === c);
+        const l = liftedRuns.filter((x) => x.concurrency === c);
+        const bareMean = mean(b.map((x) => x.jobsPerSecond));
+        const liftedMean = mean(l.map((x) => x.actionsPerSecond));
+        return [
+          c,
+          {
+            bareJobsPerSecondMean: round(bareMean, 1),
+            actionsPerSecondMean: round(liftedMean, 1),
+            ratioToBaseline: bareMean ? round(liftedMean / bareMean, 3) : null,
+            ratioPerPair: l.map((x, k) => (x.actionsPerSecond !== null && b[k]?.jobsPerSecond ? round(x.actionsPerSecond / b[k]!.jobsPerSecond!, 3) : null)),
+          },
+        ];
+      }),
+    );
+    const top = atConcurrency[LEVELS[LEVELS.length - 1]!]!;
     return {
       benchmark: 'mapek execute (queue → Charter actuator → outcome recorded in knowledge)',
-      goal: 'mapek.lifted.actionsPerSecond / baseline jobsPerSecond >= 0.7',
+      goal: 'mapek.lifted actionsPerSecond / baseline jobsPerSecond >= 0.7, at the same worker concurrency',
+      summary: Object.entries(atConcurrency).map(([c, a]) => ({ concurrency: Number(c), ratio: a.ratioToBaseline, perPair: a.ratioPerPair, effectsOnce: liftedRuns.filter((l) => l.concurrency === Number(c)).every((l) => l.effectsOnce.ok) })),
       baseline: {
-        bullmqHttp: { jobsPerSecondMean: round(bareMean, 1), runs: bare, order: `alternating with the lifted mapek runs (baseline first), ${REPS} pairs, after an unmeasured warm-up pair of ${N_WARMUP}` },
+        bullmqHttp: { runs: bare, order: `per level, alternating with the lifted mapek runs (baseline first), ${REPS} pairs, after an unmeasured warm-up pair of ${N_WARMUP}` },
         warmUpPerSecond: warmUp,
         sqliteCommits,
       },
       mapek: {
-        lifted: {
-          actionsPerSecondMean: round(liftedMean, 1),
-          ratioToBaseline: ratio(liftedMean),
-          ratioPerPair: liftedRuns.map((l, k) => (l.actionsPerSecond !== null && bare[k]?.jobsPerSecond ? round(l.actionsPerSecond / bare[k]!.jobsPerSecond!, 3) : null)),
-          runs: liftedRuns,
+        lifted: { atConcurrency, runs: liftedRuns },
+        shipped: {
+          ratioToBaseline: top.bareJobsPerSecondMean ? round((shipped.actionsPerSecond ?? 0) / top.bareJobsPerSecondMean, 3) : null,
+          note: `${N_SHIPPED} actions (not ${N}): the shipped 50/s limit would make ${N} take a minute`,
+          ...shipped,
         },
-        shipped: { ratioToBaseline: ratio(shipped.actionsPerSecond), note: `${N_SHIPPED} actions (not ${N}): the shipped 50/s limit would make ${N} take a minute`, ...shipped },
       },
       settings: {
         ...machine(load0),
         durability: `${liftedRuns[0]?.knowledge.durability}; writers BEGIN IMMEDIATE; each action: two writes (beginAttempt, finishAction), both hash-chained, group-committed with the other actions in flight`,
         roles: ['worker'],
         what: 'each action a charter.investigation of its own incident (rows written straight into knowledge, status planned), enqueued with queues.action like the plan stage does, all at once (64 adds in flight); the clock runs from the first add until every action is succeeded in knowledge (mapek_actions_total), or, for the baseline, until the worker completed every job',
-        baselineJob: `BullMQ job (attempts 5, removeOnComplete) whose processor makes one fetch POST /api/investigations with an Idempotency-Key; worker concurrency ${CONCURRENCY}, no limiter`,
-        execute: { attempts: 'pack', lifted: LIFTED, shipped: 'packs/charter/pack.yaml execute.queues.charter (concurrency 8, 50 per 1s)' },
+        baselineJob: `BullMQ job (attempts 5, removeOnComplete) whose processor makes one fetch POST /api/investigations with an Idempotency-Key; worker concurrency ${LEVELS.join(' and ')}, no limiter`,
+        execute: { attempts: 'pack', lifted: LEVELS.map(lifted), shipped: 'packs/charter/pack.yaml execute.queues.charter (concurrency 8, 50 per 1s)' },
         simulator: 'a fresh simulator (startSimulator, this process) per phase',
         redis: { url: REDIS_URL, queuePrefix: PREFIX },
         process: 'mapek (worker role), the simulator and the baseline worker share this Node process; Redis is a separate process',

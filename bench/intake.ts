@@ -1,8 +1,9 @@
 /**
  * The intake benchmark (`npm run bench:intake`, issue 3): ONE JSON document on stdout, progress on stderr.
  *
- *   baseline.fastify         bare Fastify answering the same Alertmanager POST with 202 (run before,
- *                            between and after the mapek phases; ratios use their mean)
+ *   baseline.fastify         bare Fastify answering the same Alertmanager POST with 202, at each
+ *                            concurrency level (run before, between and after the mapek phases;
+ *                            ratios use the mean at the same level)
  *   baseline.sqliteCommits   one-row transactions, WAL + synchronous=FULL, same file system
  *   baseline.postgresCommits one-row autocommit INSERTs on the same server (1 and 10 connections)
  *   mapek.<backend>.allNew   202s/s of mapek's webhook (api role only), each request a new alert
@@ -10,7 +11,8 @@
  *                            (same fingerprint, status and startsAt: deduplicated, not stored again)
  *
  * mapek runs in this process with ONLY the api role (no analyze/plan/execute workers competing);
- * every 202 means the observation was committed to knowledge first. Knowledge is a fresh SQLite
+ * every 202 means the observation was committed to knowledge first (on SQLite by the knowledge
+ * writer thread, which mapek start uses). `summary` gives the ratio per backend and level. Knowledge is a fresh SQLite
  * file, then a fresh PostgreSQL database (created here and dropped at the end). The bench's BullMQ
  * queues (the analyze wake-ups the webhook enqueues) are obliterated at the end.
  */
@@ -30,8 +32,17 @@ import { phaseMeter, progress, round, runBenchmark, sleep } from './lib/stats.ts
 const QUICK = process.env.BENCH_QUICK === '1';
 const q = (ms: number) => (QUICK ? Math.max(400, Math.round(ms / 6)) : ms);
 
-/** Requests in flight for every HTTP figure (the loop benchmark's figure too). */
-const CONCURRENCY = 16;
+/**
+ * Requests in flight, one closed loop per level, for Fastify and mapek alike. At 16 (the loop
+ * benchmark's figure too) a durable intake is bound by latency: every 202 waits for an fsynced
+ * COMMIT, so the clients wait on the disk, not on the CPU. At 64 both sides are saturated: that is
+ * the capacity figure. BENCH_CONCURRENCY=16,64 (the default) sets the levels.
+ */
+const LEVELS = (process.env.BENCH_CONCURRENCY || '16,64').split(',').map((x) => {
+  const n = Number(x);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_CONCURRENCY: "${x}" is not a positive integer`);
+  return n;
+});
 const WARMUP_MS = q(1500);
 const MEASURE_MS = q(6000);
 const COMMIT_MEASURE_MS = q(3000);
@@ -98,7 +109,7 @@ class Alerts {
   }
 }
 
-async function baselineFastify(client: Client) {
+async function baselineFastify(client: Client, concurrency: number) {
   const app = Fastify({ logger: false });
   app.post('/webhooks/alertmanager', async (_req, reply) => reply.code(202).send({ accepted: 1, duplicates: 0 }));
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -112,12 +123,12 @@ async function baselineFastify(client: Client) {
       url: new URL(`http://127.0.0.1:${port}/webhooks/alertmanager`),
       body: (i) => alerts.body(i),
       okStatus: 202,
-      concurrency: CONCURRENCY,
+      concurrency,
       warmupMs: WARMUP_MS,
       durationMs: MEASURE_MS,
     });
     const use = meter();
-    return { requestsPerSecond: res.perSecond, latencyMs: res.latencyMs, requests: res.requests, statuses: res.statuses, resources: use, cpuMsPerRequest: cpuMsPer(use, res.perSecond) };
+    return { concurrency, requestsPerSecond: res.perSecond, latencyMs: res.latencyMs, requests: res.requests, statuses: res.statuses, resources: use, cpuMsPerRequest: cpuMsPer(use, res.perSecond) };
   } finally {
     await app.close();
   }
@@ -129,7 +140,7 @@ async function dedupCount(running: RunningMapek): Promise<number> {
 }
 
 /** One closed-loop run against mapek's webhook, then a check of what knowledge kept. */
-async function webhookPhase(running: RunningMapek, client: TallyClient, phase: string, duplicateShare: number) {
+async function webhookPhase(running: RunningMapek, client: TallyClient, phase: string, duplicateShare: number, concurrency: number) {
   const alerts = new Alerts(phase, duplicateShare);
   const dedup0 = await dedupCount(running);
   const batches0 = { ...running.store.batchStats };
@@ -140,7 +151,7 @@ async function webhookPhase(running: RunningMapek, client: TallyClient, phase: s
     url: new URL(`${running.url}/webhooks/alertmanager`),
     body: (i) => alerts.body(i),
     okStatus: 202,
-    concurrency: CONCURRENCY,
+    concurrency,
     warmupMs: WARMUP_MS,
     durationMs: MEASURE_MS,
   });
@@ -166,6 +177,7 @@ async function webhookPhase(running: RunningMapek, client: TallyClient, phase: s
   };
   progress(`  ${phase}: ${res.perSecond} 202/s, p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms; ${commits} commits for ${kept.requestsSent} requests; kept ${JSON.stringify(kept)}`);
   return {
+    concurrency,
     acceptedPerSecond: res.perSecond,
     latencyMs: res.latencyMs,
     requests: res.requests,
@@ -190,10 +202,15 @@ async function mapekOn(backend: string, knowledgeUrl: string, client: TallyClien
   const running = await startApiOnly(knowledgeUrl);
   try {
     await sleep(500);
-    const allNew = await webhookPhase(running, client, `${backend}-new`, 0);
-    const mixed = await webhookPhase(running, client, `${backend}-mix`, DUPLICATE_SHARE);
+    const atConcurrency: Record<string, { allNew: Awaited<ReturnType<typeof webhookPhase>>; mixed: Awaited<ReturnType<typeof webhookPhase>> }> = {};
+    for (const c of LEVELS) {
+      progress(`  ${c} in flight`);
+      const allNew = await webhookPhase(running, client, `${backend}-c${c}-new`, 0, c);
+      const mixed = await webhookPhase(running, client, `${backend}-c${c}-mix`, DUPLICATE_SHARE, c);
+      atConcurrency[c] = { allNew, mixed };
+    }
     const analyzeWaiting = await running.queues.queues.analyze.getJobCounts('waiting', 'prioritized', 'delayed');
-    return { durability: running.store.handle.durability, allNew, mixed, analyzeWakeUpsQueued: analyzeWaiting };
+    return { durability: running.store.handle.durability, atConcurrency, analyzeWakeUpsQueued: analyzeWaiting };
   } finally {
     await running.close();
   }
@@ -203,13 +220,20 @@ async function main() {
   const startedAt = new Date();
   const load0 = os.loadavg();
   const dir = mkdtempSync(join(os.tmpdir(), 'mapek-bench-intake-'));
-  const client = new TallyClient(CONCURRENCY * 2);
+  const client = new TallyClient(Math.max(...LEVELS) * 2);
   let pgDb: Awaited<ReturnType<typeof scratchPostgres>> | undefined;
   try {
     const fastify: Array<Awaited<ReturnType<typeof baselineFastify>>> = [];
-    progress(`baseline: bare Fastify, ${CONCURRENCY} concurrent POSTs (1 of 3)`);
-    fastify.push(await baselineFastify(client));
-    progress(`  ${fastify[0]!.requestsPerSecond} req/s, p50 ${fastify[0]!.latencyMs.p50} ms`);
+    /** One Fastify run per level, at each of three points of the benchmark (the cores are shared and noisy). */
+    const fastifySlot = async (slot: number) => {
+      for (const c of LEVELS) {
+        progress(`baseline: bare Fastify, ${c} concurrent POSTs (${slot} of 3)`);
+        const run = await baselineFastify(client, c);
+        fastify.push(run);
+        progress(`  ${run.requestsPerSecond} req/s, p50 ${run.latencyMs.p50} ms`);
+      }
+    };
+    await fastifySlot(1);
 
     progress('baseline: SQLite commits (better-sqlite3, WAL, synchronous=FULL)');
     const sqliteCommits = await sqliteCommitFloor(dir, COMMIT_MEASURE_MS);
@@ -217,9 +241,7 @@ async function main() {
 
     const sqlite = await mapekOn('sqlite', `sqlite:${join(dir, 'knowledge.db')}`, client);
 
-    progress(`baseline: bare Fastify (2 of 3)`);
-    fastify.push(await baselineFastify(client));
-    progress(`  ${fastify[1]!.requestsPerSecond} req/s`);
+    await fastifySlot(2);
 
     pgDb = await scratchPostgres();
     progress(`PostgreSQL database ${pgDb.name} created`);
@@ -230,31 +252,46 @@ async function main() {
     progress(`  ${pgCommits1.commitsPerSecond} commits/s sequential, ${pgCommits10.commitsPerSecond} with 10 connections`);
     const postgres = await mapekOn('postgres', pgDb.url, client);
 
-    progress(`baseline: bare Fastify (3 of 3)`);
-    fastify.push(await baselineFastify(client));
-    progress(`  ${fastify[2]!.requestsPerSecond} req/s`);
+    await fastifySlot(3);
 
-    const fyRates = fastify.map((f) => f.requestsPerSecond ?? 0);
-    const fyMean = fyRates.reduce((a, b) => a + b, 0) / fyRates.length;
-    const fyP50 = fastify.map((f) => f.latencyMs.p50 ?? 0).reduce((a, b) => a + b, 0) / fastify.length;
-    const ratios = (r: { acceptedPerSecond: number | null; latencyMs: { p50: number | null } }) => ({
-      ratioToFastify: r.acceptedPerSecond !== null && fyMean ? round(r.acceptedPerSecond / fyMean, 3) : null,
-      p50TimesFastify: r.latencyMs.p50 !== null && fyP50 ? round(r.latencyMs.p50 / fyP50, 1) : null,
-    });
-    const withRatios = (b: typeof sqlite) => ({
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const fyAt = Object.fromEntries(
+      LEVELS.map((c) => {
+        const runs = fastify.filter((f) => f.concurrency === c);
+        return [c, { requestsPerSecondMean: mean(runs.map((f) => f.requestsPerSecond ?? 0)), p50MsMean: mean(runs.map((f) => f.latencyMs.p50 ?? 0)) }];
+      }),
+    );
+    const withRatios = (r: Awaited<ReturnType<typeof webhookPhase>>) => {
+      const fy = fyAt[r.concurrency]!;
+      return {
+        ratioToFastify: r.acceptedPerSecond !== null && fy.requestsPerSecondMean ? round(r.acceptedPerSecond / fy.requestsPerSecondMean, 3) : null,
+        p50TimesFastify: r.latencyMs.p50 !== null && fy.p50MsMean ? round(r.latencyMs.p50 / fy.p50MsMean, 1) : null,
+        ...r,
+      };
+    };
+    const backendResult = (b: typeof sqlite) => ({
       ...b,
-      allNew: { ...ratios(b.allNew), ...b.allNew },
-      mixed: { ...ratios(b.mixed), ...b.mixed },
+      atConcurrency: Object.fromEntries(Object.entries(b.atConcurrency).map(([c, p]) => [c, { allNew: withRatios(p.allNew), mixed: withRatios(p.mixed) }])),
     });
+    const results = { sqlite: backendResult(sqlite), postgres: backendResult(postgres) };
+    // One line per backend and level: the figures the goal is read from.
+    const summary = Object.entries(results).flatMap(([backend, b]) =>
+      Object.entries(b.atConcurrency).map(([c, p]) => ({ backend, concurrency: Number(c), allNew: p.allNew.ratioToFastify, mixed: p.mixed.ratioToFastify, kept: p.allNew.kept.ok && p.mixed.kept.ok })),
+    );
     return {
       benchmark: 'mapek intake (Alertmanager webhook, durable and deduplicated)',
-      goal: 'acceptedPerSecond / bare Fastify requestsPerSecond >= 0.5',
+      goal: 'acceptedPerSecond / bare Fastify requestsPerSecond >= 0.5, at the same concurrency',
+      summary,
       baseline: {
-        fastify: { requestsPerSecondMean: round(fyMean, 1), p50MsMean: round(fyP50, 2), runs: fastify, order: 'before sqlite, between sqlite and postgres, after postgres' },
+        fastify: {
+          atConcurrency: Object.fromEntries(Object.entries(fyAt).map(([c, f]) => [c, { requestsPerSecondMean: round(f.requestsPerSecondMean, 1), p50MsMean: round(f.p50MsMean, 2) }])),
+          runs: fastify,
+          order: 'each level before sqlite, between sqlite and postgres, after postgres',
+        },
         sqliteCommits,
         postgresCommits: { sequential: pgCommits1, tenConnections: pgCommits10 },
       },
-      mapek: { sqlite: withRatios(sqlite), postgres: withRatios(postgres) },
+      mapek: results,
       settings: {
         ...machine(load0),
         durability: {
@@ -263,7 +300,7 @@ async function main() {
         },
         roles: ['api'],
         payload: 'Alertmanager v4, one firing CriticalViolationDetected alert per request, ~760 bytes',
-        client: `keep-alive node:http, closed loop, ${CONCURRENCY} concurrent, ${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s measured`,
+        client: `keep-alive node:http, closed loops of ${LEVELS.join(' and ')} concurrent requests, ${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s measured each`,
         mixed: `${DUPLICATE_SHARE * 100}% of requests re-send an alert first sent at least ${RESEND_LAG} new alerts earlier (same fingerprint, status, startsAt)`,
         webhookToken: 'not set (MAPEK_WEBHOOK_TOKEN unset)',
         redis: { url: REDIS_URL, queuePrefix: PREFIX },

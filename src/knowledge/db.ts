@@ -142,7 +142,7 @@ export async function openKnowledge(url: string, options: OpenOptions = {}): Pro
     handle = {
       db,
       kind: 'sqlite',
-      durability: `sqlite WAL, synchronous=FULL (${file})${writer ? '; bulk writes on a writer thread' : ''}`,
+      durability: `sqlite WAL, synchronous=FULL (${file})${writer ? '; observations written by the knowledge writer thread' : ''}`,
       writer,
       close: async () => {
         await writer?.close();
