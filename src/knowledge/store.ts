@@ -556,7 +556,17 @@ export class KnowledgeStore {
       }
       // Chained in the order they were handed over (RETURNING promises no order).
       const byId = new Map(rows.map((r) => [r.id, r]));
-      await this.chainRows(tx, 'observations', all.flatMap((o) => (byId.has(o.id) ? [byId.get(o.id)!] : [])));
+      // An observation handed over twice in the batch (an HA pair) was stored once: chained once.
+      const unchained = new Map(byId);
+      await this.chainRows(
+        tx,
+        'observations',
+        all.flatMap((o) => {
+          const row = unchained.get(o.id);
+          unchained.delete(o.id);
+          return row ? [row] : [];
+        }),
+      );
       // The same alert twice in one batch (an HA pair): the first caller stored it, the second has a duplicate.
       const stored = new Set(byId.keys());
       return lists.map((list) => {

@@ -35,7 +35,7 @@ export class WriteLock {
 
   /** Takes the lock, waiting at most `timeoutMs` (then rejects with an SQLITE_BUSY error). */
   async acquire(timeoutMs: number): Promise<void> {
-    const me = this.side === 'main' ? 1 : 2;
+    const me = holderValue(this.side);
     const deadline = performance.now() + timeoutMs;
     const waiting = this.side === 'main';
     if (waiting) Atomics.add(this.state, MAIN_WAITING, 1);
@@ -47,17 +47,32 @@ export class WriteLock {
         const left = deadline - performance.now();
         if (left <= 0) throw new WriteLockTimeout(`knowledge store busy: the write lock was not free within ${timeoutMs} ms`);
         // Woken by a release (or by main taking it, when yielding); short waits cover a missed wake.
-        const wait = Atomics.waitAsync(this.state, HOLDER, holder, Math.min(left, yieldToMain ? 1 : 50));
-        if (wait.async) await wait.value;
+        const ms = Math.min(left, yieldToMain ? 1 : 50);
+        const wait = Atomics.waitAsync(this.state, HOLDER, holder, ms);
+        if (wait.async) {
+          // A wait in shared memory is no pending work to Node: this timer keeps the process up meanwhile.
+          const alive = setTimeout(() => {}, ms);
+          await wait.value;
+          clearTimeout(alive);
+        }
       }
     } finally {
       if (waiting) Atomics.sub(this.state, MAIN_WAITING, 1);
     }
   }
 
-  /** Gives the lock back (only its holder calls this). */
+  /** Gives the lock back; nothing when this side does not hold it (a second release after a failed COMMIT). */
   release(): void {
-    Atomics.store(this.state, HOLDER, FREE);
-    Atomics.notify(this.state, HOLDER);
+    this.releaseIfHeldBy(this.side);
   }
+
+  /** Frees the lock if `side` holds it: the main thread does so for a writer thread that died holding it. */
+  releaseIfHeldBy(side: LockSide): void {
+    const who = holderValue(side);
+    if (Atomics.compareExchange(this.state, HOLDER, who, FREE) === who) Atomics.notify(this.state, HOLDER);
+  }
+}
+
+function holderValue(side: LockSide): number {
+  return side === 'main' ? 1 : 2;
 }

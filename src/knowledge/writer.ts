@@ -8,8 +8,10 @@
  * shared WriteLock; the chain's head is read under it, so the audit chain stays one line.
  *
  * The thread starts with the store and is restarted on the next call if it ever dies; calls in
- * flight then fail (their transactions were not committed) and are retried by their callers
- * (webhook 503, BullMQ retry), exactly as for a failed COMMIT.
+ * flight then fail and are retried by their callers (webhook 503, the sensor tick's retry). A
+ * call may fail after its COMMIT (the thread died before answering): its retry then finds a
+ * duplicate, as after any lost answer. A thread that dies holding the write lock loses it: SQLite
+ * rolls its transaction back, and the main thread frees the lock.
  */
 import { Worker } from 'node:worker_threads';
 import type { WriteLock } from './write-lock.ts';
@@ -57,15 +59,17 @@ export class WriterThread {
     });
     worker.unref();
     worker.on('message', (msg: FromWriter) => this.receive(msg));
-    const stopped = (why: string) => {
+    // 'error' is followed by 'exit': the thread is gone (and a new one may start) only then.
+    let why = '';
+    worker.on('error', (err) => (why = err.message));
+    worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
+      this.lock.releaseIfHeldBy('writer');
       for (const [id, call] of this.calls) {
         this.calls.delete(id);
-        call.reject(new WriterStopped(`knowledge writer thread stopped: ${why}`));
+        call.reject(new WriterStopped(`knowledge writer thread stopped: ${why || `exit code ${code}`}`));
       }
-    };
-    worker.on('error', (err) => stopped(err.message));
-    worker.on('exit', (code) => stopped(`exit code ${code}`));
+    });
     this.worker = worker;
     return worker;
   }
