@@ -30,7 +30,7 @@ import { actionIdentity } from '../src/knowledge/store.ts';
 import type { Database } from '../src/knowledge/schema.ts';
 import { startSimulator, type RunningSimulator } from '../sim/index.ts';
 import { cleanQueuePrefix, cpuMsPer, machine, REDIS_URL, sqliteCommitFloor } from './lib/env.ts';
-import { phaseMeter, progress, round, runBenchmark, sleep } from './lib/stats.ts';
+import { concurrencyLevels, phaseMeter, progress, round, runBenchmark, sleep } from './lib/stats.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** Actions (and bare jobs) in the lifted run and the baseline. */
@@ -50,11 +50,7 @@ const N_SHIPPED = Number(process.env.BENCH_ACTIONS_SHIPPED || (QUICK ? 100 : 500
  * the actions in flight); at 64 both paths are saturated, the capacity figure.
  * BENCH_CONCURRENCY=16,64 (the default) sets the levels.
  */
-const LEVELS = (process.env.BENCH_CONCURRENCY || '16,64').split(',').map((x) => {
-  const n = Number(x);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_CONCURRENCY: "${x}" is not a positive integer`);
-  return n;
-});
+const LEVELS = concurrencyLevels();
 const lifted = (concurrency: number) => ({ concurrency, rateLimit: { max: 100_000, per: '1s' } });
 /** Adds in flight while enqueueing (both paths enqueue the same way). */
 const ENQUEUE_IN_FLIGHT = 64;

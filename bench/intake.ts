@@ -26,7 +26,7 @@ import { loadConfig } from '../src/config.ts';
 import { startMapek, type RunningMapek } from '../src/main.ts';
 import { alertPayload, Client, closedLoop, type ClosedLoopResult } from './lib/load.ts';
 import { cleanQueuePrefix, cpuMsPer, machine, postgresCommitFloor, postgresDurability, REDIS_URL, scratchPostgres, sqliteCommitFloor } from './lib/env.ts';
-import { phaseMeter, progress, round, runBenchmark, sleep } from './lib/stats.ts';
+import { concurrencyLevels, phaseMeter, progress, round, runBenchmark, sleep } from './lib/stats.ts';
 
 /** BENCH_QUICK=1: a smoke run of a few seconds per phase (figures not meaningful). */
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -38,11 +38,7 @@ const q = (ms: number) => (QUICK ? Math.max(400, Math.round(ms / 6)) : ms);
  * COMMIT, so the clients wait on the disk, not on the CPU. At 64 both sides are saturated: that is
  * the capacity figure. BENCH_CONCURRENCY=16,64 (the default) sets the levels.
  */
-const LEVELS = (process.env.BENCH_CONCURRENCY || '16,64').split(',').map((x) => {
-  const n = Number(x);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_CONCURRENCY: "${x}" is not a positive integer`);
-  return n;
-});
+const LEVELS = concurrencyLevels();
 const WARMUP_MS = q(1500);
 const MEASURE_MS = q(6000);
 const COMMIT_MEASURE_MS = q(3000);

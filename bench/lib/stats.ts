@@ -33,6 +33,15 @@ export function progress(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 
+/** The in-flight levels a benchmark measures at: BENCH_CONCURRENCY (comma-separated), else `fallback`. */
+export function concurrencyLevels(fallback = '16,64'): number[] {
+  return (process.env.BENCH_CONCURRENCY || fallback).split(',').map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_CONCURRENCY: "${x}" is not a positive integer`);
+    return n;
+  });
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Machine-wide busy and total jiffies from /proc/stat (null off Linux). */

@@ -150,10 +150,11 @@ describe('idempotent and hostile-proof intake', () => {
     const commits0 = await counter('mapek_knowledge_commits_total');
     const copies = await Promise.all(Array.from({ length: 200 }, () => post(payload([alert('node-copies', 'fp-copies')]))));
     expect(copies.every((c) => c.status === 202)).toBe(true);
-    // Group commit: the copies read together share COMMITs (each 202 came after its commit).
+    // Each 202 came after a COMMIT, counted. How many copies share one depends on whether the
+    // writer thread keeps up with the requests (then each may have its own): the sharing itself is
+    // asserted where it is deterministic (group-commit.test.ts, writer-thread.test.ts).
     const commits = (await counter('mapek_knowledge_commits_total')) - commits0;
     expect(commits).toBeGreaterThan(0);
-    expect(commits).toBeLessThan(200);
     expect(await counter('mapek_knowledge_writes_total')).toBeGreaterThanOrEqual(await counter('mapek_knowledge_commits_total'));
     expect(copies.reduce((n, c) => n + Number(c.body?.accepted), 0)).toBe(1);
     expect(copies.reduce((n, c) => n + Number(c.body?.duplicates), 0)).toBe(199);
