@@ -42,8 +42,10 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
   const log = opts.logger ?? pino({ level: config.logLevel, base: { service: 'mapek' } });
   const cleanups: Array<() => Promise<unknown>> = [];
 
-  // Observations (webhooks, sensor ticks) are written on a writer thread (SQLite; knowledge/writer.ts).
-  const knowledge = await openKnowledge(config.knowledgeUrl, { writerThread: roles.has('api') || roles.has('loop') });
+  // An intake-only process (the api role alone) writes observations on a writer thread (SQLite;
+  // knowledge/writer.ts), so its event loop is free for requests. Where the stages run too, the
+  // observations rather share COMMITs with the stages' writes (measured: BENCHMARKS.md).
+  const knowledge = await openKnowledge(config.knowledgeUrl, { writerThread: roles.size === 1 && roles.has('api') });
   cleanups.push(() => knowledge.close());
   const store = new KnowledgeStore(knowledge, clock);
   store.reopenCooldownMs = parseDuration(config.pack.reopenCooldown);

@@ -99,7 +99,7 @@ export interface KnowledgeDb {
   kind: 'sqlite' | 'postgres';
   /** The durability settings in force, printed by benchmarks and `mapek start`. */
   durability: string;
-  /** SQLite with a writer thread: the store's hot bulk writes run there, off the event loop (writer.ts). */
+  /** SQLite with a writer thread: observations are written there, off the event loop (writer.ts). */
   writer?: WriterThread;
   close(): Promise<void>;
 }
@@ -107,9 +107,9 @@ export interface KnowledgeDb {
 /** How a database is opened. */
 export interface OpenOptions {
   /**
-   * SQLite file: run the store's hot bulk writes (webhook intake, action starts and finishes) on a
-   * writer thread with its own connection, so their statements and fsyncs leave the event loop free.
-   * `mapek start` does; one-shot commands and tests that need no throughput do not.
+   * SQLite file: write observations (webhook intake, sensor ticks) on a writer thread with its own
+   * connection, so their statements and fsyncs leave the event loop free. An intake-only process
+   * (`mapek start --roles api`) does; one-shot commands and processes running the stages do not.
    */
   writerThread?: boolean;
 }

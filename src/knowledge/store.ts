@@ -525,8 +525,8 @@ export class KnowledgeStore {
   /**
    * Commits observations; repeats of a dedup key are counted, not stored twice. The calls that
    * share a commit (the webhooks read together) are stored by one multi-row insert and chained
-   * by one more; each caller learns what of its own was new. With a writer thread (SQLite under
-   * `mapek start`), this runs there, off the event loop that reads the webhooks.
+   * by one more; each caller learns what of its own was new. With a writer thread (SQLite, an
+   * intake-only process), this runs there, off the event loop that reads the webhooks.
    */
   recordObservations(observations: NewObservation[]): Promise<{ inserted: string[]; duplicates: number }> {
     if (this.handle.writer) return this.handle.writer.call('recordObservations', [observations], this.clock.now());

@@ -1,5 +1,5 @@
 // One contract for the knowledge store, run against both backends it supports: SQLite (a temp file;
-// once as one-shot commands open it, once with the writer thread as `mapek start` does) and
+// once as one-shot commands open it, once with the writer thread as an intake-only `mapek start --roles api` does) and
 // PostgreSQL (a fresh database per run, dropped afterwards). Same calls, same answers.
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
