@@ -165,7 +165,11 @@ async function createInitial(db: AnyDb, postgres: boolean): Promise<void> {
 export async function migrate(db: AnyDb, kind: 'sqlite' | 'postgres'): Promise<void> {
   const provider: MigrationProvider = {
     async getMigrations() {
-      return { '0001_initial': initial(kind === 'postgres') };
+      return {
+        '0001_initial': initial(kind === 'postgres'),
+        // No query looks observations up by fingerprint; the index cost every webhook an insert.
+        '0002_drop_observations_fingerprint': { up: (db) => db.schema.dropIndex('observations_fingerprint').ifExists().execute() },
+      };
     },
   };
   const migrator = new Migrator({ db, provider, migrationTableName: 'mapek_migrations', migrationLockTableName: 'mapek_migrations_lock' });

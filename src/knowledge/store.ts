@@ -536,8 +536,10 @@ export class KnowledgeStore {
   private readonly observationInserts: BulkWrite<Database, NewObservation[], { inserted: string[]; duplicates: number }> = {
     write: async (tx, lists) => {
       const now = this.now();
-      const rows: Array<Database['observations']> = [];
       const all = lists.flat();
+      // The rows as written: what was inserted is chained from them (RETURNING only the ids, not
+      // the payloads back); the ledger hashes the same values verifyAudit reads back.
+      const byId = new Map<string, Database['observations']>();
       for (let i = 0; i < all.length; i += INSERT_CHUNK) {
         const chunk = all.slice(i, i + INSERT_CHUNK).map((o) => ({
           id: o.id,
@@ -552,10 +554,13 @@ export class KnowledgeStore {
           processed_at: null,
           outcome: null,
         }));
-        rows.push(...(await tx.insertInto('observations').values(chunk).onConflict((oc) => oc.doNothing()).returningAll().execute()));
+        const inserted = await tx.insertInto('observations').values(chunk).onConflict((oc) => oc.doNothing()).returning('id').execute();
+        // The same id twice in a chunk (an HA pair's two copies, which may differ in their payload):
+        // the first row is the one stored, the second meets the conflict.
+        const written = new Map<string, (typeof chunk)[number]>();
+        for (const r of chunk) if (!written.has(r.id)) written.set(r.id, r);
+        for (const { id } of inserted) byId.set(id, written.get(id)!);
       }
-      // Chained in the order they were handed over (RETURNING promises no order).
-      const byId = new Map(rows.map((r) => [r.id, r]));
       // An observation handed over twice in the batch (an HA pair) was stored once: chained once.
       const unchained = new Map(byId);
       await this.chainRows(

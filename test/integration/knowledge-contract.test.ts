@@ -442,11 +442,16 @@ describe.each(backends)('knowledge contract on $name', (backend) => {
     it('the same alert from two callers in one turn (an HA pair) is stored once: the first has it, the second a duplicate', async () => {
       const a = observationOf({ node: uniqueNode(), fingerprint: `fp-ha-${seq}`, startsAt: '2030-06-01T08:40:00Z' });
       const b = observationOf({ node: uniqueNode(), fingerprint: `fp-ha-b-${seq}`, startsAt: '2030-06-01T08:40:00Z' });
-      const [first, second, third] = await Promise.all([store.recordObservations([a]), store.recordObservations([a, b]), store.recordObservations([b, a])]);
+      // The pair's other member sends the same alert under its own external URL.
+      const a2: NewObservation = { ...a, payload: { ...(a.payload as Record<string, unknown>), externalURL: 'http://alertmanager-2:9093' } };
+      const [first, second, third] = await Promise.all([store.recordObservations([a]), store.recordObservations([a2, b]), store.recordObservations([b, a2])]);
       expect(first).toEqual({ inserted: [a.id], duplicates: 0 });
       expect(second).toEqual({ inserted: [b.id], duplicates: 1 });
       expect(third).toEqual({ inserted: [], duplicates: 2 });
       expect(await store.recordObservations([a, b])).toEqual({ inserted: [], duplicates: 2 });
+      // The first copy is the one kept, and the one chained: the audit reads it back as hashed.
+      const kept = await store.db.selectFrom('observations').select('payload').where('id', '=', a.id).executeTakeFirstOrThrow();
+      expect(JSON.parse(kept.payload)).toEqual(a.payload);
       expect(await store.verifyAudit()).toMatchObject({ ok: true });
     });
 
