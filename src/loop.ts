@@ -253,7 +253,7 @@ export async function fireTimer(deps: LoopDeps, timerId: string): Promise<void> 
 export async function runAction(
   deps: LoopDeps,
   actionId: string,
-  attempt: { made: number; max: number; postpone?: (ms: number) => Promise<never>; type?: string },
+  attempt: { made: number; max: number; postpone?: (ms: number) => Promise<never> },
 ): Promise<string> {
   // Paused (only when the job can wait): the action waits — not an attempt — and runs once the
   // pause ends or expires. Reads go on. A budget is checked as the attempt starts, in the same

@@ -148,7 +148,6 @@ export async function startMapek(config: Config, opts: StartOptions = {}): Promi
           runAction(deps, job.data.actionId, {
             made: job.attemptsMade,
             max: job.opts.attempts ?? 1,
-            type: job.data.type,
             postpone: async (ms) => {
               await job.moveToDelayed(Date.now() + ms, token);
               throw new DelayedError();

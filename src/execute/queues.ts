@@ -104,7 +104,7 @@ export class LoopQueues {
 
   /** Queues one action; its id is (incident, step, iteration), so a re-planned step is never queued twice. */
   async action(actionId: string, type: string): Promise<void> {
-    await this.queues[`actions-${actionFamily(type)}`].add('action', { actionId, type }, { ...LoopQueues.keep, jobId: actionId, attempts: this.actionAttempts, backoff: { type: 'mapek' } });
+    await this.queues[`actions-${actionFamily(type)}`].add('action', { actionId }, { ...LoopQueues.keep, jobId: actionId, attempts: this.actionAttempts, backoff: { type: 'mapek' } });
   }
 
   /** Delivers a timer at its absolute deadline. */

@@ -7,6 +7,7 @@ import { newId, stableId } from '../ids.ts';
 import type { ActionRequest, IncidentState, PlanEvent, StepResult } from '../plan/types.ts';
 import type { KnowledgeDb } from './db.ts';
 import { GroupCommit, type BulkWrite } from './group-commit.ts';
+import type { Database } from './schema.ts';
 
 /** What beginAttempt answers: the attempt started (with the brake), held by a pause, or nothing to run. */
 export type BeginResult =
@@ -46,7 +47,6 @@ const RUNNABLE = ['planned', 'running'];
 
 /** Rows per multi-row INSERT (well under SQLite's and PostgreSQL's limits on bound parameters). */
 const INSERT_CHUNK = 500;
-import type { Database } from './schema.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -515,7 +515,6 @@ export class KnowledgeStore {
   private async insertEvent(tx: Db, incidentId: string, id: string, event: PlanEvent, now: string): Promise<boolean> {
     return (await this.insertEvents(tx, [{ incidentId, id, event }], now)).has(id);
   }
-
 
   /** Answers when the database does. */
   async ping(): Promise<void> {
@@ -1032,13 +1031,7 @@ export class KnowledgeStore {
           }
         }
         if (held.has(c.id)) continue;
-        const started = await tx
-          .updateTable('actions')
-          .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
-          .where('id', '=', c.id)
-          .where('status', 'in', RUNNABLE)
-          .returningAll()
-          .executeTakeFirst();
+        const [started] = await this.markRunning(tx, [c.id], now);
         if (!started) {
           held.set(c.id, null);
           continue;
@@ -1047,15 +1040,7 @@ export class KnowledgeStore {
         held.set(c.id, { started: toAction(started), brake, budgets: spends });
       }
       const toStart = [...new Set(calls.map((c) => c.id).filter((id) => !held.has(id)))];
-      const started = toStart.length
-        ? await tx
-            .updateTable('actions')
-            .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
-            .where('id', 'in', toStart)
-            .where('status', 'in', RUNNABLE)
-            .returningAll()
-            .execute()
-        : [];
+      const started = await this.markRunning(tx, toStart, now);
       const byId = new Map(started.map((r) => [r.id, r]));
       await this.chainRows(tx, 'actions', toStart.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : [])));
       return calls.map((c) => {
@@ -1065,6 +1050,18 @@ export class KnowledgeStore {
       });
     },
   };
+
+  /** Starts an attempt of each runnable action of `ids` (status running, one more attempt); the rows as updated. */
+  private async markRunning(tx: Db, ids: string[], now: string): Promise<Array<Database['actions']>> {
+    if (ids.length === 0) return [];
+    return tx
+      .updateTable('actions')
+      .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), updated_at: now }))
+      .where('id', 'in', ids)
+      .where('status', 'in', RUNNABLE)
+      .returningAll()
+      .execute();
+  }
 
   /** Records a failed attempt that will be retried. */
   async recordAttemptError(id: string, error: string): Promise<void> {
@@ -1362,10 +1359,6 @@ export class KnowledgeStore {
   }
 
   /**
-   * How many actions succeeded since a time (what a budget has spent): of one type, or of every
-   * Charter call when `type` is null; overall, or on the incidents of one subject.
-   */
-  /**
    * What a budget has spent for an attempt of action `actionId` (of incident `incidentId`): the
    * actions it counts that succeeded since the window began, and those in flight (running), the
    * attempt itself not included.
@@ -1401,8 +1394,6 @@ export class KnowledgeStore {
       .executeTakeFirst();
     return Number(r?.n ?? 0);
   }
-
-
 
   /** The subject key of an incident. */
   async incidentSubjectKey(id: string): Promise<string | null> {

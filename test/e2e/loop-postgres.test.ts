@@ -1,31 +1,20 @@
 /** The same loop on PostgreSQL: a violation burst through real Prometheus and Alertmanager ends resolved, effects once, chain verified. */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalLoop, type LocalLoop } from '../../src/stack/local-loop.ts';
+import { PG_ADMIN_URL, pgAdmin } from '../helpers/postgres.ts';
 
-const PG_ADMIN = process.env.PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const dbName = `mapek_e2e_${randomBytes(4).toString('hex')}`;
 let loop: LocalLoop;
 
-async function admin(query: string) {
-  const c = new pg.Client({ connectionString: PG_ADMIN });
-  await c.connect();
-  try {
-    await c.query(query);
-  } finally {
-    await c.end();
-  }
-}
-
 beforeAll(async () => {
-  await admin(`create database ${dbName}`);
-  loop = await startLocalLoop({ knowledgeUrl: PG_ADMIN.replace(/\/[^/]*$/, `/${dbName}`) });
+  await pgAdmin(`create database ${dbName}`);
+  loop = await startLocalLoop({ knowledgeUrl: PG_ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`) });
 }, 90_000);
 
 afterAll(async () => {
   await loop?.stop();
-  await admin(`drop database if exists ${dbName} with (force)`);
+  await pgAdmin(`drop database if exists ${dbName} with (force)`);
 });
 
 describe('the loop on PostgreSQL', () => {

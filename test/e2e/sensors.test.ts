@@ -7,20 +7,11 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalLoop, type LocalLoop } from '../../src/stack/local-loop.ts';
+import { until } from '../helpers/until.ts';
 
 let loop: LocalLoop;
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 interface Finding {
   name: string;

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../sim/index.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startMapek, type RunningMapek } from '../../src/main.ts';
+import { until } from '../helpers/until.ts';
 
 const TOKEN = `ui-${randomBytes(12).toString('hex')}`;
 const NODE = `node-ui-${randomBytes(3).toString('hex')}`;
@@ -43,21 +44,6 @@ interface Incident {
 }
 
 const auth = { authorization: `Bearer ${TOKEN}` };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
 
 async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   const res = await fetch(`${base}${path}`, { ...init, headers: { ...auth, ...(init.headers ?? {}) } });

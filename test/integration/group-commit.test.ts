@@ -6,24 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { sql, type Transaction } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKnowledge, type KnowledgeDb } from '../../src/knowledge/db.ts';
 import { GroupCommit, type BulkWrite } from '../../src/knowledge/group-commit.ts';
 import type { Database } from '../../src/knowledge/schema.ts';
-
-const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function admin(query: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(query);
-  } finally {
-    await c.end();
-  }
-}
+import { PG_ADMIN_URL, pgAdmin } from '../helpers/postgres.ts';
 
 const backends = [
   (() => {
@@ -35,10 +23,10 @@ const backends = [
     return {
       name: 'postgres',
       url: async () => {
-        await admin(`CREATE DATABASE ${db}`);
-        return `postgres://postgres@127.0.0.1:5432/${db}`;
+        await pgAdmin(`CREATE DATABASE ${db}`);
+        return PG_ADMIN_URL.replace(/\/[^/]*$/, `/${db}`);
       },
-      drop: () => admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`),
+      drop: () => pgAdmin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`),
     };
   })(),
 ];
